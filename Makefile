@@ -1,0 +1,68 @@
+# The commands a user runs. `make help` lists them; every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.13
+VENV := .venv
+BIN := $(VENV)/bin
+CHECKOV_VENV := .venv-checkov
+FUNCTION ?= PlaceOrderFunction
+EVENT ?= events/place_order/valid.json
+ENV ?= default
+
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+export BC_SKIP_MAPPING := TRUE
+
+.PHONY: help install lint test build deploy invoke start-api bench openapi schemas clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/sam validate --lint
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+
+test: lint ## Every linter, then every test with coverage (fails under 90%)
+	$(BIN)/pytest --cov --cov-report=term
+
+build: install ## sam build (arm64, python3.13) into .aws-sam/build
+	$(BIN)/sam build
+
+deploy: build ## sam deploy; ENV=prod for the prod environment of samconfig.toml
+	$(BIN)/sam deploy --config-env $(ENV)
+
+invoke: build ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> (needs Docker)
+	$(BIN)/sam local invoke $(FUNCTION) --event $(EVENT)
+
+start-api: build ## sam local start-api on :3000 (needs Docker)
+	$(BIN)/sam local start-api
+
+bench: build ## Cold init, AWS calls per request and code size, per function
+	$(BIN)/python -m scripts.bench
+
+openapi: install ## Regenerate openapi.json from the API functions' resolvers
+	$(BIN)/python -m scripts.openapi
+
+schemas: install ## Copy schemas/*.json into the template's schema registry resources
+	$(BIN)/python -m scripts.sync_schemas
+
+clean: ## Remove virtualenvs, build output and caches
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,30 @@
+"""POST /orders/{orderId}/cancel: cancel an order while its state allows it."""
+
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orders import commands
+from orders.api import caller_id, correlation_id, create_resolver
+from orders.api_models import OrderResponse
+from orders.config import Setting, setting
+from orders.event_store import EventStore
+
+logger = Logger()
+store = EventStore(boto3.client("dynamodb"), setting(Setting.EVENT_STORE_TABLE))
+app = create_resolver()
+
+
+@app.post("/orders/<orderId>/cancel", summary="Cancel an order")
+def cancel_order(order_id: Annotated[str, Path(alias="orderId", max_length=64)]) -> OrderResponse:
+    order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
+    return OrderResponse.model_validate(order.view)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,74 @@
+"""POST /orders: place an order, exactly once per customer and Idempotency-Key."""
+
+from typing import Annotated, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orders import commands
+from orders.api import caller_id, correlation_id, create_resolver
+from orders.api_models import OrderResponse, PlaceOrderRequest
+from orders.config import Setting, setting
+from orders.errors import InvalidRequest
+from orders.event_store import EventStore
+
+logger = Logger()
+metrics = Metrics()
+dynamodb = boto3.client("dynamodb")
+store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
+idempotency = IdempotencyConfig(
+    event_key_jmespath="[customerId, idempotencyKey]",
+    payload_validation_jmespath="order",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=24 * 60 * 60,
+)
+persistence = DynamoDBPersistenceLayer(table_name=setting(Setting.IDEMPOTENCY_TABLE), boto3_client=dynamodb)
+app = create_resolver()
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator keeps the signature but is not typed
+    data_keyword_argument="request", config=idempotency, persistence_store=persistence
+)
+def place_once(request: dict[str, Any]) -> dict[str, Any]:
+    order = commands.place_order(
+        store, request["customerId"], request["idempotencyKey"], request["order"], request["correlationId"]
+    )
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+    return order.view
+
+
+@app.post("/orders", summary="Place an order", responses={201: {"description": "The order, as placed"}})
+def place_order(
+    order: Annotated[PlaceOrderRequest, Body()],
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128, description="One per order")
+    ] = None,
+) -> Response[OrderResponse]:
+    if idempotency_key is None:
+        raise InvalidRequest("the Idempotency-Key header is required")
+    view = place_once(
+        request={
+            "customerId": caller_id(app.current_event),
+            "idempotencyKey": idempotency_key,
+            "order": order.model_dump(by_alias=True, exclude_none=True),
+            "correlationId": correlation_id(app.current_event),
+        }
+    )
+    return Response(201, content_types.APPLICATION_JSON, OrderResponse.model_validate(view))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    idempotency.register_lambda_context(context)
+    return app.resolve(event, context)

@@ -1,0 +1,80 @@
+"""What every API function shares: the resolver, the caller's identity and the one error-to-HTTP mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from orders.config import running_in_sam_local
+from orders.errors import InvalidRequest, OrderConflict, OrderNotFound, Unauthenticated
+
+# Stands in for the Cognito token under `sam local start-api`, which has no authorizer.
+LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"
+CORRELATION_HEADER = "X-Correlation-Id"
+
+_STATUS_AND_MESSAGE: dict[type[Exception], tuple[HTTPStatus, str | None]] = {
+    OrderNotFound: (HTTPStatus.NOT_FOUND, None),
+    OrderConflict: (HTTPStatus.CONFLICT, None),
+    InvalidRequest: (HTTPStatus.BAD_REQUEST, None),
+    Unauthenticated: (HTTPStatus.UNAUTHORIZED, None),
+    IdempotencyValidationError: (
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "this Idempotency-Key was already used with a different request body",
+    ),
+    IdempotencyAlreadyInProgressError: (
+        HTTPStatus.CONFLICT,
+        "a request with this Idempotency-Key is still in progress; retry shortly",
+    ),
+}
+
+
+def error_response(status: HTTPStatus, message: str, errors: list[dict[str, str]] | None = None) -> Response[str]:
+    body: dict[str, object] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def _respond_with(status: HTTPStatus, message: str | None) -> Callable[[Exception], Response[str]]:
+    return lambda error: error_response(status, message or str(error))
+
+
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    """422 naming each offending field, e.g. `body.items.0.quantity: Input should be greater than or equal to 1`."""
+    errors = [
+        {"field": ".".join(str(part) for part in problem["loc"]), "message": str(problem.get("msg", problem["type"]))}
+        for problem in error.errors()
+    ]
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", errors)
+
+
+def create_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    for error_type, (status, message) in _STATUS_AND_MESSAGE.items():
+        app.exception_handler(error_type)(_respond_with(status, message))
+    app.exception_handler(RequestValidationError)(_invalid_request)
+    return app
+
+
+def caller_id(event: APIGatewayProxyEvent) -> str:
+    """The customer id: the Cognito token's `sub`, never a value from the body."""
+    subject = (event.request_context.authorizer.claims or {}).get("sub")
+    if subject:
+        return str(subject)
+    local_customer = event.headers.get(LOCAL_CUSTOMER_HEADER)
+    if local_customer and running_in_sam_local():
+        return local_customer
+    raise Unauthenticated("the request carries no authenticated customer")
+
+
+def correlation_id(event: APIGatewayProxyEvent) -> str:
+    return event.headers.get(CORRELATION_HEADER) or event.request_context.request_id or "unknown"

@@ -1,0 +1,59 @@
+"""The command side: decide from the order's own events, then append to the event store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orders.errors import OrderConflict, OrderNotFound, VersionConflict
+from orders.event_store import EventStore
+from orders.order import Order, order_cancelled, order_id_for, order_placed
+
+# A concurrent writer costs one reload; more than a few in a row means a hot order, not bad luck.
+MAX_APPEND_ATTEMPTS = 3
+
+
+def place_order(
+    store: EventStore, customer_id: str, idempotency_key: str, details: dict[str, Any], correlation_id: str
+) -> Order:
+    """Append OrderPlaced as version 1 of the order this customer and key name.
+
+    The id is derived, so a retry that outlives the idempotency record still finds the
+    first order instead of creating a second one.
+    """
+    event = order_placed(order_id_for(customer_id, idempotency_key), customer_id, details, correlation_id)
+    try:
+        store.append(event)
+    except VersionConflict:
+        existing = Order.from_events(store.load(event.order_id))
+        if existing.view.get("customerId") != customer_id or any(
+            existing.view.get(name) != value for name, value in details.items()
+        ):
+            raise OrderConflict("this Idempotency-Key was already used for a different order") from None
+        return existing
+    return Order.from_events([event])
+
+
+def load_own_order(store: EventStore, customer_id: str, order_id: str) -> Order:
+    """The caller's order; another customer's order is reported as missing, not forbidden."""
+    events = store.load(order_id)
+    if not events:
+        raise OrderNotFound(order_id)
+    order = Order.from_events(events)
+    if order.customer_id != customer_id:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def cancel_order(store: EventStore, customer_id: str, order_id: str, correlation_id: str) -> Order:
+    """Append OrderCancelled if the order allows it; cancelling twice changes nothing."""
+    for _ in range(MAX_APPEND_ATTEMPTS):
+        order = load_own_order(store, customer_id, order_id)
+        event = order_cancelled(order, correlation_id)
+        if event is None:
+            return order
+        try:
+            store.append(event)
+        except VersionConflict:
+            continue
+        return order.apply(event)
+    raise OrderConflict(f"order {order_id} is being changed by another request; try again")

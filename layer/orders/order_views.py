@@ -1,0 +1,102 @@
+"""The read model: one item per order, kept by the projector, read by the query functions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from orders.dynamodb import from_item, to_item
+from orders.errors import InvalidRequest, ProjectionGap
+from orders.events import DomainEvent, EventType
+from orders.order import changes
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_PAGE_KEY_NAMES = frozenset({"orderId", "customerId", "createdAt"})
+
+
+@dataclass(frozen=True)
+class Page:
+    orders: list[dict[str, Any]]
+    next_token: str | None
+
+
+def encode_page_token(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(from_item(last_key)).encode()).decode()
+
+
+def decode_page_token(token: str, customer_id: str) -> dict[str, Any]:
+    """The DynamoDB start key inside a token; a token from another customer or edited by hand is refused."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequest("nextToken is not a token this API issued") from None
+    if not isinstance(key, dict) or set(key) != _PAGE_KEY_NAMES or key["customerId"] != customer_id:
+        raise InvalidRequest("nextToken is not a token this API issued")
+    return to_item(key)
+
+
+class OrderViews:
+    def __init__(self, client: DynamoDBClient, table_name: str, by_customer_index: str = "") -> None:
+        self._client = client
+        self._table_name = table_name
+        self._by_customer_index = by_customer_index
+
+    def get(self, order_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table_name, Key={"orderId": {"S": order_id}}).get("Item")
+        return from_item(item) if item else None
+
+    def list_for_customer(self, customer_id: str, limit: int, next_token: str | None = None) -> Page:
+        """One page of a customer's orders, newest first."""
+        query: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": self._by_customer_index,
+            "KeyConditionExpression": "customerId = :customer",
+            "ExpressionAttributeValues": {":customer": {"S": customer_id}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if next_token:
+            query["ExclusiveStartKey"] = decode_page_token(next_token, customer_id)
+        page = self._client.query(**query)
+        last_key = page.get("LastEvaluatedKey")
+        return Page(
+            orders=[from_item(item) for item in page["Items"]],
+            next_token=encode_page_token(last_key) if last_key else None,
+        )
+
+    def apply(self, event: DomainEvent) -> bool:
+        """Write what `event` changes unless the view already holds this version or a newer one.
+
+        Returns False for a stale or redelivered event, which is then a no-op.
+        """
+        changed = changes(event)
+        changed.pop("orderId", None)  # the key: named in Key, never in SET
+        condition = (
+            "attribute_not_exists(orderId) OR #version < :version"
+            if event.type is EventType.ORDER_PLACED
+            else "attribute_exists(orderId) AND #version < :version"
+        )
+        try:
+            self._client.update_item(
+                TableName=self._table_name,
+                Key={"orderId": {"S": event.order_id}},
+                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in changed),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={f"#{name}": name for name in changed},
+                ExpressionAttributeValues=to_item({f":{name}": value for name, value in changed.items()}),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            if "Item" not in error.response:
+                raise ProjectionGap(f"order {event.order_id} has no view yet for version {event.version}") from None
+            return False
+        return True

@@ -1,0 +1,109 @@
+"""The template's functions, run in-process with the environment the template gives them."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from local_cloud.provision import Cloud
+from local_cloud.template import PSEUDO_PARAMETERS
+
+
+@dataclass
+class LambdaContext:
+    """The context object the Lambda runtime passes to a handler."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_stream_name: str = "local"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        region, account = PSEUDO_PARAMETERS["AWS::Region"], PSEUDO_PARAMETERS["AWS::AccountId"]
+        return f"arn:aws:lambda:{region}:{account}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_seconds * 1000
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class LocalFunction:
+    """One AWS::Lambda::Function: its handler module, loaded and called with its own environment."""
+
+    logical_id: str
+    name: str
+    environment: dict[str, str]
+    memory_mb: int
+    timeout_seconds: int
+    module: ModuleType
+    handler_name: str
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        context = LambdaContext(self.name, self.memory_mb, self.timeout_seconds)
+        with _environment(self.environment):
+            return getattr(self.module, self.handler_name)(event, context)
+
+
+def lambda_environment(cloud: Cloud, logical_id: str) -> dict[str, str]:
+    """The variables the template sets, resolved locally, plus the ones the Lambda runtime sets."""
+    properties = cloud.template.properties(logical_id)
+    variables = cloud.template.resolve(properties.get("Environment", {}).get("Variables", {}))
+    name = str(cloud.physical_id(logical_id))
+    region = PSEUDO_PARAMETERS["AWS::Region"]
+    runtime = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(properties.get("MemorySize", 128)),
+        "AWS_LAMBDA_LOG_LEVEL": properties.get("LoggingConfig", {}).get("ApplicationLogLevel", "INFO"),
+    }
+    return runtime | {key: str(value) for key, value in variables.items()}
+
+
+def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
+    """Import the function's handler module under its template environment (module code reads it)."""
+    properties = cloud.template.properties(logical_id)
+    module_name, handler_name = properties["Handler"].rsplit(".", 1)
+    source = cloud.template.code_path(logical_id) / f"{module_name.replace('.', '/')}.py"
+    environment = lambda_environment(cloud, logical_id)
+    spec = importlib.util.spec_from_file_location(f"functions.{logical_id}.{module_name}", source)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {source}")
+    module = importlib.util.module_from_spec(spec)
+    with _environment(environment):
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return LocalFunction(
+        logical_id=logical_id,
+        name=str(cloud.physical_id(logical_id)),
+        environment=environment,
+        memory_mb=int(properties.get("MemorySize", 128)),
+        timeout_seconds=int(properties.get("Timeout", 3)),
+        module=module,
+        handler_name=handler_name,
+    )

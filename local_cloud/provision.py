@@ -1,0 +1,193 @@
+"""Create the template's resources on moto, with the template's own properties.
+
+Each resource type the local cloud understands has a provisioner here; any other type is
+reported by name in `Cloud.not_provisioned`, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from local_cloud.template import PSEUDO_PARAMETERS, Template
+
+Attributes = dict[str, Any]
+Provisioner = Callable[[str, dict[str, Any]], tuple[Any, Attributes]]
+
+# Types that exist only to wire things together or to describe them; locally they have no behaviour.
+NOTHING_TO_PROVISION = frozenset({"AWS::Lambda::Permission", "AWS::ApiGateway::Account"})
+
+
+def _table(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    client = boto3.client("dynamodb")
+    request: dict[str, Any] = {
+        "TableName": properties.get("TableName", logical_id),
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties.get("BillingMode", "PROVISIONED"),
+    }
+    for name in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "ProvisionedThroughput"):
+        if name in properties:
+            request[name] = properties[name]
+    if "StreamSpecification" in properties:
+        request["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
+    if "SSESpecification" in properties:
+        request["SSESpecification"] = {"Enabled": properties["SSESpecification"]["SSEEnabled"]}
+    if "DeletionProtectionEnabled" in properties:
+        request["DeletionProtectionEnabled"] = bool(properties["DeletionProtectionEnabled"])
+    table = client.create_table(**request)["TableDescription"]
+    if "TimeToLiveSpecification" in properties:
+        client.update_time_to_live(
+            TableName=table["TableName"], TimeToLiveSpecification=properties["TimeToLiveSpecification"]
+        )
+    return table["TableName"], {"Arn": table["TableArn"], "StreamArn": table.get("LatestStreamArn")}
+
+
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "SqsManagedSseEnabled",
+    "KmsMasterKeyId",
+)
+
+
+def _queue(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    client = boto3.client("sqs")
+    fifo = bool(properties.get("FifoQueue"))
+    name = properties.get("QueueName", logical_id + (".fifo" if fifo else ""))
+    attributes: dict[Any, str] = {
+        key: str(properties[key]).lower() if isinstance(properties[key], bool) else str(properties[key])
+        for key in _QUEUE_ATTRIBUTES
+        if key in properties
+    }
+    for policy in ("RedrivePolicy", "RedriveAllowPolicy"):
+        if policy in properties:
+            attributes[policy] = json.dumps(properties[policy])
+    url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _event_bus(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    name = properties.get("Name", logical_id)
+    arn = boto3.client("events").create_event_bus(Name=name)["EventBusArn"]
+    return name, {"Arn": arn, "Name": name}
+
+
+def _topic(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    attributes: dict[str, Any] = {
+        key: str(properties[key]) for key in ("KmsMasterKeyId", "DisplayName") if key in properties
+    }
+    if properties.get("FifoTopic"):
+        attributes["FifoTopic"] = "true"
+    name = properties.get("TopicName", logical_id)
+    arn = boto3.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    return arn, {"TopicArn": arn, "TopicName": name}
+
+
+def _kms_key(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    key = boto3.client("kms").create_key(
+        Description=properties.get("Description", logical_id), Policy=json.dumps(properties["KeyPolicy"])
+    )["KeyMetadata"]
+    return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _log_group(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    name = properties.get("LogGroupName", f"/local/{logical_id}")
+    client = boto3.client("logs")
+    client.create_log_group(logGroupName=name)
+    if "RetentionInDays" in properties:
+        client.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
+    region, account = PSEUDO_PARAMETERS["AWS::Region"], PSEUDO_PARAMETERS["AWS::AccountId"]
+    return name, {"Arn": f"arn:aws:logs:{region}:{account}:log-group:{name}:*"}
+
+
+def _arn(service: str, resource: str) -> str:
+    region = "" if service == "iam" else PSEUDO_PARAMETERS["AWS::Region"]
+    return f"arn:aws:{service}:{region}:{PSEUDO_PARAMETERS['AWS::AccountId']}:{resource}"
+
+
+def _function(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    # Functions run in-process (local_cloud.functions); the name and ARN are what the template sees.
+    name = properties.get("FunctionName", logical_id)
+    return name, {"Arn": _arn("lambda", f"function:{name}")}
+
+
+def _layer(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    # Layers are on the in-process functions' import path (see pyproject.toml); only the ARN is needed.
+    return _arn("lambda", f"layer:{logical_id}:1"), {}
+
+
+def _role(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    # IAM is not enforced locally: a role is a name and an ARN, never a check.
+    return logical_id, {"Arn": _arn("iam", f"role/{logical_id}"), "RoleId": logical_id}
+
+
+PROVISIONERS: dict[str, Provisioner] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SQS::Queue": _queue,
+    "AWS::Events::EventBus": _event_bus,
+    "AWS::SNS::Topic": _topic,
+    "AWS::KMS::Key": _kms_key,
+    "AWS::Logs::LogGroup": _log_group,
+    "AWS::Lambda::Function": _function,
+    "AWS::Lambda::LayerVersion": _layer,
+    "AWS::IAM::Role": _role,
+}
+
+
+@dataclass
+class Cloud:
+    """What `provision` made: the template with its local values, and what it could not make."""
+
+    template: Template
+    not_provisioned: dict[str, str] = field(default_factory=dict)  # logical id -> resource type
+
+    def physical_id(self, logical_id: str) -> Any:
+        return self.template.physical_ids[logical_id]
+
+    def attribute(self, logical_id: str, name: str) -> Any:
+        return self.template.attributes[(logical_id, name)]
+
+
+def provision(template: Template) -> Cloud:
+    """Create every resource a provisioner exists for, each after the resources it refers to."""
+    cloud = Cloud(template)
+    pending = {
+        logical_id: spec
+        for logical_id, spec in template.resources.items()
+        if "Condition" not in spec or template.condition(spec["Condition"])
+    }
+    while pending:
+        progressed = False
+        for logical_id, spec in list(pending.items()):
+            provisioner = PROVISIONERS.get(spec["Type"])
+            if provisioner is None:
+                if spec["Type"] not in NOTHING_TO_PROVISION:
+                    cloud.not_provisioned[logical_id] = spec["Type"]
+                del pending[logical_id]
+                progressed = True
+                continue
+            try:
+                properties = template.resolve(spec.get("Properties", {}))
+            except LookupError:
+                continue  # refers to something not made yet; try again next round
+            physical_id, attributes = provisioner(logical_id, properties)
+            template.physical_ids[logical_id] = physical_id
+            template.attributes.update({(logical_id, name): value for name, value in attributes.items()})
+            del pending[logical_id]
+            progressed = True
+        if not progressed:
+            raise LookupError(f"cannot resolve references of {sorted(pending)}")
+    return cloud

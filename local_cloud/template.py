@@ -1,0 +1,144 @@
+"""template.yaml, as CloudFormation sees it after the SAM transform, with intrinsics resolved locally."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from cfnlint.decode import cfn_yaml
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+LOCAL_BUCKET = "local-code"  # stands in for the S3 bucket `sam deploy` uploads code to
+
+PSEUDO_PARAMETERS = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "orders-local",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::NoValue": None,
+}
+
+
+def _local_code_as_s3(sam_template: dict[str, Any]) -> None:
+    """Point CodeUri/ContentUri at a fake bucket, as `sam package` would, keeping the folder as the key."""
+    for resource in sam_template["Resources"].values():
+        properties = resource.get("Properties", {})
+        for name in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(name), str) and not properties[name].startswith("s3://"):
+                properties[name] = f"s3://{LOCAL_BUCKET}/{properties[name].rstrip('/')}"
+
+
+@dataclass
+class Template:
+    """The translated template plus the values its intrinsics resolve to on this machine."""
+
+    resources: dict[str, dict[str, Any]]
+    parameters: dict[str, Any]
+    mappings: dict[str, Any]
+    conditions: dict[str, Any]
+    physical_ids: dict[str, Any] = field(default_factory=dict)  # what !Ref gives, per logical id
+    attributes: dict[tuple[str, str], Any] = field(default_factory=dict)  # what !GetAtt gives
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH, overrides: Mapping[str, Any] | None = None) -> Template:
+        # A JSON round trip turns cfn-lint's position-tracking nodes into plain dicts.
+        sam_template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+        _local_code_as_s3(sam_template)
+        parameters = {name: spec.get("Default") for name, spec in sam_template.get("Parameters", {}).items()} | dict(
+            overrides or {}
+        )
+        translator = Translator(
+            None, Parser(), boto_session=boto3.Session(region_name=PSEUDO_PARAMETERS["AWS::Region"])
+        )
+        # The template names no managed policy by name, so translating never needs IAM's list.
+        translated = translator.translate(sam_template, parameters, get_managed_policy_map=dict)
+        return cls(
+            resources=translated["Resources"],
+            parameters=parameters,
+            mappings=translated.get("Mappings", {}),
+            conditions=translated.get("Conditions", {}),
+        )
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: spec for name, spec in self.resources.items() if spec["Type"] == resource_type}
+
+    def properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resources[logical_id].get("Properties", {}))
+
+    def code_path(self, function_id: str) -> Path:
+        """The folder a function's code comes from (its CodeUri)."""
+        return ROOT / str(self.properties(function_id)["Code"]["S3Key"])
+
+    # -------------------------------------------------------------- intrinsics
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with every intrinsic function replaced by its local result."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref" or name.startswith("Fn::"):
+                return self._intrinsic(name, argument)
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _intrinsic(self, name: str, argument: Any) -> Any:
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "Ref": self._ref,
+            "Fn::GetAtt": self._get_att,
+            "Fn::Sub": self._sub,
+            "Fn::FindInMap": lambda args: self.mappings[args[0]][args[1]][self.resolve(args[2])],
+            "Fn::If": lambda args: self.resolve(args[1] if self.condition(args[0]) else args[2]),
+            "Fn::Join": lambda args: str(args[0]).join(str(part) for part in self.resolve(args[1])),
+            "Fn::Select": lambda args: self.resolve(args[1])[int(self.resolve(args[0]))],
+            "Fn::Split": lambda args: str(self.resolve(args[1])).split(args[0]),
+            "Fn::Equals": lambda args: self.resolve(args[0]) == self.resolve(args[1]),
+            "Fn::Not": lambda args: not self.resolve(args[0]),
+            "Fn::And": lambda args: all(self.resolve(arg) for arg in args),
+            "Fn::Or": lambda args: any(self.resolve(arg) for arg in args),
+        }
+        if name not in handlers:
+            raise NotImplementedError(f"{name} is not resolved by the local cloud")
+        return handlers[name](argument)
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.conditions[name]))
+
+    def _ref(self, name: str) -> Any:
+        if name in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name not in self.physical_ids:
+            raise LookupError(f"!Ref {name}: that resource is not provisioned locally")
+        return self.physical_ids[name]
+
+    def _get_att(self, argument: str | list[str]) -> Any:
+        logical_id, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
+        if (logical_id, attribute) not in self.attributes:
+            raise LookupError(f"!GetAtt {logical_id}.{attribute}: not provisioned locally")
+        return self.attributes[(logical_id, attribute)]
+
+    def _sub(self, argument: str | list[Any]) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        resolved = {name: self.resolve(value) for name, value in variables.items()}
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in resolved:
+                return str(resolved[name])
+            if "." in name and name not in PSEUDO_PARAMETERS:
+                return str(self._get_att(name))
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", substitute, text)

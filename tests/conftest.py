@@ -1,0 +1,46 @@
+"""One fixture provisions AWS from template.yaml on moto; handlers run in-process with the template's environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from moto import mock_aws
+
+from local_cloud.functions import LocalFunction, load_function
+from local_cloud.provision import Cloud, provision
+from local_cloud.template import Template
+
+
+@pytest.fixture(autouse=True)
+def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so nothing can reach a real account, whatever the shell has."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture
+def cloud() -> Iterator[Cloud]:
+    """Every resource of template.yaml, created on in-process moto."""
+    with mock_aws():
+        yield provision(Template.load())
+
+
+@pytest.fixture
+def function(cloud: Cloud) -> Callable[[str], LocalFunction]:
+    """Loads a function by its template logical id, e.g. function("PlaceOrderFunction")."""
+    loaded: dict[str, LocalFunction] = {}
+
+    def load(logical_id: str) -> LocalFunction:
+        if logical_id not in loaded:
+            loaded[logical_id] = load_function(cloud, logical_id)
+        return loaded[logical_id]
+
+    return load
