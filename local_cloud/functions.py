@@ -95,6 +95,9 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
     module = importlib.util.module_from_spec(spec)
+    for layer in cloud.template.layer_paths(logical_id):
+        if str(layer) not in sys.path:
+            sys.path.append(str(layer))
     with _environment(environment):
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)

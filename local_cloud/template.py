@@ -78,6 +78,15 @@ class Template:
         """The folder a function's code comes from (its CodeUri)."""
         return ROOT / str(self.properties(function_id)["Code"]["S3Key"])
 
+    def layer_paths(self, function_id: str) -> list[Path]:
+        """The folders of the template's own layers a function uses: what Lambda mounts under /opt/python."""
+        paths = []
+        for layer in self.properties(function_id).get("Layers", []):
+            logical_id = layer.get("Ref") if isinstance(layer, dict) else None
+            if logical_id in self.resources:
+                paths.append(ROOT / str(self.properties(logical_id)["Content"]["S3Key"]))
+        return paths
+
     # -------------------------------------------------------------- intrinsics
 
     def resolve(self, value: Any) -> Any:

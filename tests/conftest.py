@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
 
 from local_cloud.functions import LocalFunction, load_function
 from local_cloud.provision import Cloud, provision
+from local_cloud.streams import StreamMapping
 from local_cloud.template import Template
 
 
@@ -44,3 +46,15 @@ def function(cloud: Cloud) -> Callable[[str], LocalFunction]:
         return loaded[logical_id]
 
     return load
+
+
+@pytest.fixture
+def project(cloud: Cloud, function: Callable[[str], LocalFunction]) -> Callable[[], list[Any]]:
+    """Delivers new event-store stream records to the projector, as its template mapping would."""
+    return StreamMapping.from_template(cloud, function("ProjectOrdersFunction")).deliver
+
+
+@pytest.fixture
+def publish(cloud: Cloud, function: Callable[[str], LocalFunction]) -> Callable[[], list[Any]]:
+    """Delivers new event-store stream records to the outbox publisher."""
+    return StreamMapping.from_template(cloud, function("PublishEventsFunction")).deliver

@@ -1,4 +1,4 @@
-"""Small readers the tests share: sample events, table contents, response bodies."""
+"""Small readers the tests share: sample events, stored events, table sizes, response bodies."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import boto3
 
 from local_cloud.provision import Cloud
 from local_cloud.template import ROOT
+from orders.event_store import EventStore
+from orders.events import DomainEvent
 
 EVENTS = ROOT / "events"
+ALICE = "3f1c6a2e-5b7d-4c1e-9f3a-2b8d7e6c5a41"  # the customer in events/*/valid.json
+BOB = "9a7b3c5d-1e2f-4a6b-8c9d-0e1f2a3b4c5d"  # the customer in events/*/other_customer.json
+ALICES_ORDER = "7707faf8-38a5-54a2-aa1d-3613d1d9b133"  # derived from ALICE + the key in place_order/valid.json
 
 
 def sample_event(path: str) -> dict[str, Any]:
@@ -19,10 +24,34 @@ def sample_event(path: str) -> dict[str, Any]:
     return event
 
 
-def all_items(cloud: Cloud, table_logical_id: str) -> list[dict[str, Any]]:
-    client = boto3.client("dynamodb")
-    return client.scan(TableName=cloud.physical_id(table_logical_id), ConsistentRead=True)["Items"]
+def stored_events(cloud: Cloud, order_id: str) -> list[DomainEvent]:
+    return EventStore(boto3.client("dynamodb"), cloud.physical_id("EventStoreTable")).load(order_id)
+
+
+def item_count(cloud: Cloud, table_logical_id: str) -> int:
+    return int(boto3.client("dynamodb").scan(TableName=cloud.physical_id(table_logical_id), Select="COUNT")["Count"])
+
+
+def table_sizes(cloud: Cloud) -> dict[str, int]:
+    """Items per table: a 4xx must leave every one of these unchanged."""
+    return {table: item_count(cloud, table) for table in ("EventStoreTable", "OrdersTable", "IdempotencyTable")}
 
 
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"])
+
+
+def with_header(event: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    """A copy of an API Gateway event with one header set, in both places API Gateway puts headers."""
+    changed: dict[str, Any] = json.loads(json.dumps(event))
+    changed["headers"][name] = value
+    changed["multiValueHeaders"][name] = [value]
+    return changed
+
+
+def with_query(event: dict[str, Any], **query: str) -> dict[str, Any]:
+    """A copy of an API Gateway event with exactly this query string."""
+    changed: dict[str, Any] = json.loads(json.dumps(event))
+    changed["queryStringParameters"] = query or None
+    changed["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()} or None
+    return changed

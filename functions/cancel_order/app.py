@@ -1,5 +1,6 @@
 """POST /orders/{orderId}/cancel: cancel an order while its state allows it."""
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import boto3
@@ -9,7 +10,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands
-from orders.api import caller_id, correlation_id, create_resolver
+from orders.api import caller_id, correlation_id, create_resolver, error_responses
 from orders.api_models import OrderResponse
 from orders.config import Setting, setting
 from orders.event_store import EventStore
@@ -19,7 +20,11 @@ store = EventStore(boto3.client("dynamodb"), setting(Setting.EVENT_STORE_TABLE))
 app = create_resolver()
 
 
-@app.post("/orders/<orderId>/cancel", summary="Cancel an order")
+@app.post(
+    "/orders/<orderId>/cancel",
+    summary="Cancel an order",
+    responses=error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def cancel_order(order_id: Annotated[str, Path(alias="orderId", max_length=64)]) -> OrderResponse:
     order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
     return OrderResponse.model_validate(order.view)

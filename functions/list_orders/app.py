@@ -1,5 +1,6 @@
 """GET /orders: the caller's orders, newest first, one page at a time."""
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import boto3
@@ -8,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders.api import caller_id, create_resolver
+from orders.api import caller_id, create_resolver, error_responses
 from orders.api_models import OrderPage, OrderResponse
 from orders.config import Setting, setting
 from orders.order_views import OrderViews
@@ -18,7 +19,11 @@ views = OrderViews(boto3.client("dynamodb"), setting(Setting.ORDERS_TABLE), sett
 app = create_resolver()
 
 
-@app.get("/orders", summary="List the caller's orders")
+@app.get(
+    "/orders",
+    summary="List the caller's orders",
+    responses=error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,

@@ -1,5 +1,6 @@
 """POST /orders: place an order, exactly once per customer and Idempotency-Key."""
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import boto3
@@ -16,10 +17,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands
-from orders.api import caller_id, correlation_id, create_resolver
+from orders.api import caller_id, correlation_id, create_resolver, error_responses
 from orders.api_models import OrderResponse, PlaceOrderRequest
 from orders.config import Setting, setting
-from orders.errors import InvalidRequest
 from orders.event_store import EventStore
 
 logger = Logger()
@@ -40,22 +40,28 @@ app = create_resolver()
     data_keyword_argument="request", config=idempotency, persistence_store=persistence
 )
 def place_once(request: dict[str, Any]) -> dict[str, Any]:
-    order = commands.place_order(
+    placement = commands.place_order(
         store, request["customerId"], request["idempotencyKey"], request["order"], request["correlationId"]
     )
-    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
-    return order.view
+    if placement.is_new:
+        metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+    return placement.order.view
 
 
-@app.post("/orders", summary="Place an order", responses={201: {"description": "The order, as placed"}})
+@app.post(
+    "/orders",
+    summary="Place an order",
+    responses={
+        201: {"description": "The order, as placed", "content": {"application/json": {"model": OrderResponse}}},
+        **error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
+    },
+)
 def place_order(
     order: Annotated[PlaceOrderRequest, Body()],
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128, description="One per order")
-    ] = None,
+        str, Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Names one order: retry with it")
+    ],
 ) -> Response[OrderResponse]:
-    if idempotency_key is None:
-        raise InvalidRequest("the Idempotency-Key header is required")
     view = place_once(
         request={
             "customerId": caller_id(app.current_event),

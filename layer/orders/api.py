@@ -8,14 +8,16 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
 
+from orders.api_models import ErrorResponse
 from orders.config import running_in_sam_local
-from orders.errors import InvalidRequest, OrderConflict, OrderNotFound, Unauthenticated
+from orders.errors import IdempotencyKeyReused, InvalidRequest, OrderConflict, OrderNotFound, Unauthenticated
 
 # Stands in for the Cognito token under `sam local start-api`, which has no authorizer.
 LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"
@@ -26,10 +28,9 @@ _STATUS_AND_MESSAGE: dict[type[Exception], tuple[HTTPStatus, str | None]] = {
     OrderConflict: (HTTPStatus.CONFLICT, None),
     InvalidRequest: (HTTPStatus.BAD_REQUEST, None),
     Unauthenticated: (HTTPStatus.UNAUTHORIZED, None),
-    IdempotencyValidationError: (
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "this Idempotency-Key was already used with a different request body",
-    ),
+    IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, None),
+    # Powertools' own check of the same rule, while the idempotency record lives.
+    IdempotencyValidationError: (HTTPStatus.UNPROCESSABLE_ENTITY, str(IdempotencyKeyReused())),
     IdempotencyAlreadyInProgressError: (
         HTTPStatus.CONFLICT,
         "a request with this Idempotency-Key is still in progress; retry shortly",
@@ -49,12 +50,26 @@ def _respond_with(status: HTTPStatus, message: str | None) -> Callable[[Exceptio
 
 
 def _invalid_request(error: RequestValidationError) -> Response[str]:
-    """422 naming each offending field, e.g. `body.items.0.quantity: Input should be greater than or equal to 1`."""
+    """Name each offending field, e.g. `body.items.0.quantity: Input should be greater than or equal to 1`.
+
+    A missing or malformed header (Idempotency-Key) is a 400; a body or query the model refuses, a 422.
+    """
+    problems = error.errors()
     errors = [
         {"field": ".".join(str(part) for part in problem["loc"]), "message": str(problem.get("msg", problem["type"]))}
-        for problem in error.errors()
+        for problem in problems
     ]
+    if all(problem["loc"][0] == "header" for problem in problems):
+        return error_response(HTTPStatus.BAD_REQUEST, "a required header is missing or invalid", errors)
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", errors)
+
+
+def error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
+    """OpenAPI entries for the error answers a route gives, all in the one error shape."""
+    return {
+        status.value: {"description": status.phrase, "content": {"application/json": {"model": ErrorResponse}}}
+        for status in (*statuses, HTTPStatus.UNAUTHORIZED)
+    }
 
 
 def create_resolver() -> APIGatewayRestResolver:

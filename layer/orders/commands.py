@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from orders.errors import OrderConflict, OrderNotFound, VersionConflict
+from orders.errors import IdempotencyKeyReused, OrderConflict, OrderNotFound, VersionConflict
 from orders.event_store import EventStore
 from orders.order import Order, order_cancelled, order_id_for, order_placed
 
@@ -12,9 +13,15 @@ from orders.order import Order, order_cancelled, order_id_for, order_placed
 MAX_APPEND_ATTEMPTS = 3
 
 
+@dataclass(frozen=True)
+class Placement:
+    order: Order
+    is_new: bool  # False when the key had already placed this very order
+
+
 def place_order(
     store: EventStore, customer_id: str, idempotency_key: str, details: dict[str, Any], correlation_id: str
-) -> Order:
+) -> Placement:
     """Append OrderPlaced as version 1 of the order this customer and key name.
 
     The id is derived, so a retry that outlives the idempotency record still finds the
@@ -25,12 +32,10 @@ def place_order(
         store.append(event)
     except VersionConflict:
         existing = Order.from_events(store.load(event.order_id))
-        if existing.view.get("customerId") != customer_id or any(
-            existing.view.get(name) != value for name, value in details.items()
-        ):
-            raise OrderConflict("this Idempotency-Key was already used for a different order") from None
-        return existing
-    return Order.from_events([event])
+        if any(existing.view.get(name) != value for name, value in event.data.items()):
+            raise IdempotencyKeyReused from None
+        return Placement(existing, is_new=False)
+    return Placement(Order.from_events([event]), is_new=True)
 
 
 def load_own_order(store: EventStore, customer_id: str, order_id: str) -> Order:

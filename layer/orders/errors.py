@@ -14,6 +14,13 @@ class OrderConflict(OrderError):
     """The order's state does not allow the command (cancelling a shipped order, say)."""
 
 
+class IdempotencyKeyReused(OrderError):
+    """The Idempotency-Key already placed an order with a different body."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used with a different request body")
+
+
 class VersionConflict(OrderError):
     """Another writer appended this version first; reload and decide again."""
 

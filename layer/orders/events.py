@@ -10,8 +10,19 @@ from typing import Any
 
 
 class EventType(StrEnum):
+    """Every event in an order's life (DESIGN.md). The fulfilment saga appends the middle ones."""
+
     ORDER_PLACED = "OrderPlaced"
+    INVENTORY_RESERVED = "InventoryReserved"
+    PAYMENT_REQUESTED = "PaymentRequested"
+    PAYMENT_CAPTURED = "PaymentCaptured"
+    SHIPMENT_ARRANGED = "ShipmentArranged"
+    ORDER_COMPLETED = "OrderCompleted"
+    INVENTORY_RELEASED = "InventoryReleased"
+    PAYMENT_REFUNDED = "PaymentRefunded"
+    ORDER_FAILED = "OrderFailed"
     ORDER_CANCELLED = "OrderCancelled"
+    ORDER_EXPIRED = "OrderExpired"
 
 
 def utc_now() -> str:
@@ -42,15 +53,3 @@ class DomainEvent:
             "correlationId": self.correlation_id,
             "data": self.data,
         }
-
-    @classmethod
-    def from_envelope(cls, envelope: dict[str, Any]) -> DomainEvent:
-        return cls(
-            type=EventType(envelope["type"]),
-            order_id=str(envelope["orderId"]),
-            version=int(envelope["version"]),
-            correlation_id=str(envelope["correlationId"]),
-            data=dict(envelope["data"]),
-            event_id=str(envelope["eventId"]),
-            occurred_at=str(envelope["occurredAt"]),
-        )

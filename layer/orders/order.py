@@ -27,9 +27,17 @@ class OrderStatus(StrEnum):
     EXPIRED = "EXPIRED"
 
 
+# Compensation events (InventoryReleased, PaymentRefunded) record what was undone; the status stays.
 STATUS_AFTER: dict[EventType, OrderStatus] = {
     EventType.ORDER_PLACED: OrderStatus.PLACED,
+    EventType.INVENTORY_RESERVED: OrderStatus.INVENTORY_RESERVED,
+    EventType.PAYMENT_REQUESTED: OrderStatus.AWAITING_PAYMENT,
+    EventType.PAYMENT_CAPTURED: OrderStatus.PAID,
+    EventType.SHIPMENT_ARRANGED: OrderStatus.SHIPPED,
+    EventType.ORDER_COMPLETED: OrderStatus.COMPLETED,
+    EventType.ORDER_FAILED: OrderStatus.FAILED,
     EventType.ORDER_CANCELLED: OrderStatus.CANCELLED,
+    EventType.ORDER_EXPIRED: OrderStatus.EXPIRED,
 }
 
 CANCELLABLE = frozenset(

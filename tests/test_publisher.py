@@ -1,0 +1,104 @@
+"""The outbox publisher: every stored event onto the bus, in the one envelope, and none lost."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+
+from local_cloud.functions import LocalFunction
+from local_cloud.provision import Cloud
+from local_cloud.template import ROOT
+from tests.support import ALICES_ORDER, sample_event
+
+
+@pytest.fixture
+def bus_tap(cloud: Cloud) -> Callable[[], list[dict[str, Any]]]:
+    """A rule on the orders bus copying every event to a queue, so a test can read what was published."""
+    bus = cloud.physical_id("OrdersEventBus")
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    queue_url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source = cloud.template.resolve({"Fn::FindInMap": ["Events", "Bus", "Source"]})
+    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    def published() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return published
+
+
+@pytest.fixture
+def publisher(function: Callable[[str], LocalFunction]) -> LocalFunction:
+    return function("PublishEventsFunction")
+
+
+def schema_of(event_type: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((ROOT / "schemas" / f"{event_type}.json").read_text())
+    return schema
+
+
+def test_each_stored_event_is_published_in_the_envelope_and_matches_its_schema(
+    function: Callable[[str], LocalFunction],
+    publish: Callable[[], list[Any]],
+    bus_tap: Callable[[], list[dict[str, Any]]],
+) -> None:
+    function("PlaceOrderFunction").invoke(sample_event("place_order/valid.json"))
+    function("CancelOrderFunction").invoke(sample_event("cancel_order/valid.json"))
+
+    assert publish() == [{"batchItemFailures": []}]
+
+    published = sorted(bus_tap(), key=lambda event: event["detail"]["version"])
+    assert [event["detail-type"] for event in published] == ["OrderPlaced", "OrderCancelled"]
+    for event in published:
+        envelope = event["detail"]
+        assert envelope["type"] == event["detail-type"]
+        assert envelope["orderId"] == ALICES_ORDER
+        jsonschema.validate(envelope, schema_of(envelope["type"]))
+
+
+def test_entries_the_bus_rejects_are_returned_for_retry_and_the_rest_published(
+    publisher: LocalFunction, bus_tap: Callable[[], list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = publisher.module.publisher._client
+    put_events = client.put_events
+
+    def first_entry_throttled(**request: Any) -> dict[str, Any]:
+        response: dict[str, Any] = put_events(Entries=request["Entries"][1:])
+        throttled = {"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate exceeded"}
+        return {"FailedEntryCount": 1, "Entries": [throttled, *response["Entries"]]}
+
+    monkeypatch.setattr(client, "put_events", first_entry_throttled)
+    placed, cancelled = sample_event("publish_events/stream_batch.json")["Records"]
+
+    response = publisher.invoke({"Records": [placed, cancelled]})
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": placed["dynamodb"]["SequenceNumber"]}]}
+    assert [event["detail-type"] for event in bus_tap()] == ["OrderCancelled"]
+
+
+def test_a_redelivered_record_publishes_the_same_event_id_for_consumers_to_dedupe(
+    publisher: LocalFunction, bus_tap: Callable[[], list[dict[str, Any]]]
+) -> None:
+    batch = sample_event("publish_events/stream_batch.json")
+    publisher.invoke(batch)
+    publisher.invoke(batch)
+
+    ids = [event["detail"]["eventId"] for event in bus_tap()]
+    assert len(ids) == 4
+    assert len(set(ids)) == 2
+
+
+def test_an_unreadable_record_is_retried_not_dropped(
+    publisher: LocalFunction, bus_tap: Callable[[], list[dict[str, Any]]]
+) -> None:
+    response = publisher.invoke(sample_event("publish_events/unreadable_record.json"))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "999000000000000000001"}]}
+    assert len(bus_tap()) == 2
