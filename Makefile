@@ -14,10 +14,10 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 
-.PHONY: help install lint test build deploy invoke start-api bench openapi schemas clean
+.PHONY: help install walkthrough lint test build deploy invoke start-api bench openapi schemas clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
 
@@ -30,6 +30,9 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
+
+walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
+	$(BIN)/python -m scripts.walkthrough
 
 lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov
 	$(BIN)/ruff check .
