@@ -57,8 +57,8 @@ invoke: build ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> (n
 start-api: build ## sam local start-api on :3000 (needs Docker)
 	$(BIN)/sam local start-api
 
-bench: build ## Cold init, AWS calls per request and code size, per function
-	$(BIN)/python -m scripts.bench
+bench: build ## Cold init, AWS calls per request and code size, per function (ARGS=--profile names slow imports)
+	$(BIN)/python -m scripts.bench $(ARGS)
 
 openapi: install ## Regenerate openapi.json from the API functions' resolvers
 	$(BIN)/python -m scripts.openapi

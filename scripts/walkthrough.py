@@ -17,11 +17,11 @@ from contextlib import redirect_stdout
 from io import StringIO
 from typing import Any
 
-import boto3
 from moto import mock_aws
 
+from local_cloud.bus_tap import BusTap
 from local_cloud.functions import LocalFunction, load_function
-from local_cloud.provision import Cloud, provision
+from local_cloud.provision import provision
 from local_cloud.streams import StreamMapping
 from local_cloud.template import ROOT, Template
 
@@ -53,22 +53,16 @@ def show_stream(step: str, mapping: StreamMapping) -> None:
     print(f"{step:<34} {len(records)} stream record(s) -> failures: {response['batchItemFailures']}")
 
 
-def show_bus(queue_url: str) -> None:
-    for message in boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        event = json.loads(message["Body"])
+def show_bus(tap: BusTap) -> None:
+    for event in tap.drain():
         detail = event["detail"]
         print(f"{'  on the bus':<34} {event['detail-type']:<15} order {detail['orderId']} v{detail['version']}")
 
 
-def tap_the_bus(cloud: Cloud) -> str:
-    """A queue subscribed to every order event, standing in for the consumers the next issues add."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="walkthrough-tap")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = cloud.physical_id("OrdersEventBus")
-    events.put_rule(Name="walkthrough", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
-    events.put_targets(Rule="walkthrough", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
-    return url
+def show_consumers(projector: StreamMapping, publisher: StreamMapping, tap: BusTap) -> None:
+    show_stream("projector reads the stream", projector)
+    show_stream("outbox publisher reads the stream", publisher)
+    show_bus(tap)
 
 
 def main() -> int:
@@ -87,21 +81,17 @@ def main() -> int:
         fn = {name: load_function(cloud, name) for name in cloud.template.of_type("AWS::Lambda::Function")}
         projector = StreamMapping.from_template(cloud, fn["ProjectOrdersFunction"])
         publisher = StreamMapping.from_template(cloud, fn["PublishEventsFunction"])
-        tap = tap_the_bus(cloud)
+        tap = BusTap(cloud.physical_id("OrdersEventBus"))
 
         show_api("Alice places an order", fn["PlaceOrderFunction"], "place_order/valid.json")
         show_api("her client retries the request", fn["PlaceOrderFunction"], "place_order/duplicate.json")
         show_api("same key, different body", fn["PlaceOrderFunction"], "place_order/same_key_other_body.json")
         show_api("an invalid body", fn["PlaceOrderFunction"], "place_order/invalid_body.json")
-        show_stream("projector reads the stream", projector)
-        show_stream("outbox publisher reads the stream", publisher)
-        show_bus(tap)
+        show_consumers(projector, publisher, tap)
         show_api("Alice reads her order", fn["GetOrderFunction"], "get_order/valid.json")
         show_api("Bob tries to read it", fn["GetOrderFunction"], "get_order/other_customer.json")
         show_api("Alice cancels it", fn["CancelOrderFunction"], "cancel_order/valid.json")
-        show_stream("projector reads the stream", projector)
-        show_stream("outbox publisher reads the stream", publisher)
-        show_bus(tap)
+        show_consumers(projector, publisher, tap)
         final = show_api("Alice lists her orders", fn["ListOrdersFunction"], "list_orders/valid.json")
     statuses = [order["status"] for order in final["orders"]]
     print(f"\nfinal state: {statuses}")

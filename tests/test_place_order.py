@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -143,3 +144,24 @@ def test_under_sam_local_the_header_stands_in_for_the_token(function: Callable[[
 
     assert response["statusCode"] == 201
     assert body(response)["customerId"] == ALICE
+
+
+def test_a_retry_while_the_first_request_is_still_running_is_told_to_retry(place: Invoke, cloud: Cloud) -> None:
+    place(sample_event("place_order/valid.json"))
+    dynamodb = boto3.client("dynamodb")
+    table = cloud.physical_id("IdempotencyTable")
+    [record] = dynamodb.scan(TableName=table)["Items"]
+    in_flight_until = str(int((time.time() + 60) * 1000))  # what Powertools writes when a request starts
+    dynamodb.update_item(
+        TableName=table,
+        Key={"id": record["id"]},
+        UpdateExpression="SET #status = :in_progress, in_progress_expiration = :until",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}, ":until": {"N": in_flight_until}},
+    )
+
+    response = place(sample_event("place_order/duplicate.json"))
+
+    assert response["statusCode"] == 409
+    assert "still in progress" in body(response)["message"]
+    assert len(stored_events(cloud, ALICES_ORDER)) == 1

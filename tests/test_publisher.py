@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import jsonschema
 import pytest
 
+from local_cloud.bus_tap import BusTap
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 from local_cloud.template import ROOT
@@ -18,20 +18,8 @@ from tests.support import ALICES_ORDER, sample_event
 
 @pytest.fixture
 def bus_tap(cloud: Cloud) -> Callable[[], list[dict[str, Any]]]:
-    """A rule on the orders bus copying every event to a queue, so a test can read what was published."""
-    bus = cloud.physical_id("OrdersEventBus")
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    queue_url = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    source = cloud.template.resolve({"Fn::FindInMap": ["Events", "Bus", "Source"]})
-    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": [source]}))
-    events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
-
-    def published() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
-
-    return published
+    """What reaches the orders bus, read back through a catch-all rule."""
+    return BusTap(cloud.physical_id("OrdersEventBus")).drain
 
 
 @pytest.fixture

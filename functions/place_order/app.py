@@ -14,12 +14,17 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands
 from orders.api import caller_id, correlation_id, create_resolver, error_responses
 from orders.api_models import OrderResponse, PlaceOrderRequest
 from orders.config import Setting, setting
+from orders.errors import IdempotencyKeyReused, RequestInProgress
 from orders.event_store import EventStore
 
 logger = Logger()
@@ -62,14 +67,19 @@ def place_order(
         str, Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Names one order: retry with it")
     ],
 ) -> Response[OrderResponse]:
-    view = place_once(
-        request={
-            "customerId": caller_id(app.current_event),
-            "idempotencyKey": idempotency_key,
-            "order": order.model_dump(by_alias=True, exclude_none=True),
-            "correlationId": correlation_id(app.current_event),
-        }
-    )
+    request = {
+        "customerId": caller_id(app.current_event),
+        "idempotencyKey": idempotency_key,
+        "order": order.model_dump(by_alias=True, exclude_none=True),
+        "correlationId": correlation_id(app.current_event),
+    }
+    # Powertools' idempotency errors, said in the domain's words (api.py maps those to HTTP).
+    try:
+        view = place_once(request=request)
+    except IdempotencyValidationError:
+        raise IdempotencyKeyReused from None
+    except IdempotencyAlreadyInProgressError:
+        raise RequestInProgress from None
     return Response(201, content_types.APPLICATION_JSON, OrderResponse.model_validate(view))
 
 

@@ -10,14 +10,17 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 
 from orders.api_models import ErrorResponse
 from orders.config import running_in_sam_local
-from orders.errors import IdempotencyKeyReused, InvalidRequest, OrderConflict, OrderNotFound, Unauthenticated
+from orders.errors import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    OrderConflict,
+    OrderNotFound,
+    RequestInProgress,
+    Unauthenticated,
+)
 
 # Stands in for the Cognito token under `sam local start-api`, which has no authorizer.
 LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"
@@ -29,12 +32,7 @@ _STATUS_AND_MESSAGE: dict[type[Exception], tuple[HTTPStatus, str | None]] = {
     InvalidRequest: (HTTPStatus.BAD_REQUEST, None),
     Unauthenticated: (HTTPStatus.UNAUTHORIZED, None),
     IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, None),
-    # Powertools' own check of the same rule, while the idempotency record lives.
-    IdempotencyValidationError: (HTTPStatus.UNPROCESSABLE_ENTITY, str(IdempotencyKeyReused())),
-    IdempotencyAlreadyInProgressError: (
-        HTTPStatus.CONFLICT,
-        "a request with this Idempotency-Key is still in progress; retry shortly",
-    ),
+    RequestInProgress: (HTTPStatus.CONFLICT, None),
 }
 
 

@@ -21,6 +21,13 @@ class IdempotencyKeyReused(OrderError):
         super().__init__("this Idempotency-Key was already used with a different request body")
 
 
+class RequestInProgress(OrderError):
+    """The same Idempotency-Key is being served by another request right now."""
+
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still in progress; retry shortly")
+
+
 class VersionConflict(OrderError):
     """Another writer appended this version first; reload and decide again."""
 

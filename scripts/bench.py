@@ -1,0 +1,622 @@
+"""Cold init, AWS calls per request and package size, per function of template.yaml.
+
+Run after `sam build` (`make bench` does both):
+    .venv/bin/python -m scripts.bench [--runs N] [--skip-cold] [--profile]
+
+1. Cold init. Before its first request a new execution environment imports the handler module, and
+   pays for every import it does. Each sample is a fresh interpreter importing the handler with the
+   function's template environment, in a process shaped like the Lambda runtime: on sys.path only the
+   built function code (.aws-sam/build/<LogicalId>), the layer and boto3 (which the python3.13 runtime
+   provides), ahead of the standard library; no site-packages; no bytecode written, as /var/task and
+   /opt are read-only. The built layer's compiled wheels are aarch64 and cannot load on this machine, so
+   the layer and boto3 are host-platform installs of the same versions, cached in .bench/runtime.
+   Absolute times on a shared x86_64 machine say little about arm64 Lambda, so the figure judged is the
+   ratio to a baseline sampled in the same rounds: a module that only creates a boto3 DynamoDB client,
+   which every function does anyway. The children's CPU time is shown beside wall time because it is
+   steadier when the machine is busy.
+2. AWS API calls per request. Each call is a network round trip inside the request's latency. POST
+   /orders runs twice on moto (the second is the idempotent replay), counting every botocore operation.
+3. Package size. A function's zip holds its own code only; its dependencies belong to the layer, so a
+   large function zip means something was vendored into the function by mistake.
+
+Targets are printed beside the figures, never enforced: the exit status is 1 only when a measurement
+could not be taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from botocore.client import BaseClient
+from moto import mock_aws
+
+from local_cloud.functions import lambda_environment, load_function
+from local_cloud.provision import Cloud, provision
+from local_cloud.template import ROOT, Template
+
+BUILD = ROOT / ".aws-sam" / "build"
+LAYER_BUILD_GLOB = "OrdersLayer*"
+RUNTIME = ROOT / ".bench" / "runtime"
+DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
+LAYER_REQUIREMENTS = ROOT / "layer" / "requirements.txt"
+PLACE_ORDER = "PlaceOrderFunction"
+PLACE_ORDER_EVENT = ROOT / "events" / "place_order" / "valid.json"
+REGION = "us-east-1"
+
+COLD_INIT_RATIO_TARGET = 1.3
+FIRST_REQUEST_CALLS_TARGET = 3
+REPLAY_CALLS_TARGET = 1
+FUNCTION_ZIP_KB_TARGET = 50
+PROFILE_TOP = 5
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+# The interpreter binary itself: a pyenv shim is a shell script that adds ~150 ms to every start.
+INTERPRETER = Path(sys.executable).resolve()
+# -I ignores PYTHON* variables, the user site and the current folder; -S leaves out every
+# site-packages, the interpreter's own included; -B writes no .pyc, as on Lambda's read-only
+# /var/task and /opt. (-I also makes the child ignore PYTHONDONTWRITEBYTECODE, hence -B.)
+CHILD_FLAGS = ("-I", "-S", "-B")
+# Lambda's paths come before the standard library, so stdlib imports search them too: insert, not append.
+IMPORT_HANDLER = "import sys; sys.path[:0] = sys.argv[2:]; import importlib; importlib.import_module(sys.argv[1])"
+BASELINE_SOURCE = 'import boto3\n\nboto3.client("dynamodb")\n'
+BASELINE = "baseline: boto3 + client"
+NO_SUCH_FILE = RUNTIME / "no-such-file"
+
+
+class MeasurementFailed(Exception):
+    """A figure could not be taken (a figure over its target is only reported)."""
+
+
+# ---------------------------------------------------------------- the built artifacts
+
+
+def function_ids(template: Template) -> list[str]:
+    return list(template.of_type("AWS::Lambda::Function"))
+
+
+def built_function(logical_id: str) -> Path:
+    folder = BUILD / logical_id
+    if not folder.is_dir():
+        raise MeasurementFailed(f"{folder.relative_to(ROOT)} is missing: run `sam build` (or `make bench`)")
+    return folder
+
+
+def built_layer() -> Path:
+    """The layer's build folder; the code Lambda mounts at /opt is its python/ subfolder."""
+    folders = sorted(path for path in BUILD.glob(LAYER_BUILD_GLOB) if (path / "python").is_dir())
+    if not folders:
+        raise MeasurementFailed(f"no {LAYER_BUILD_GLOB}/python under .aws-sam/build: run `sam build`")
+    return folders[0]
+
+
+def built_artifacts(functions: Functions) -> Path:
+    """Fail early if `sam build` has not run, or not since a function was added; returns the layer's folder."""
+    for logical_id in functions.ids:
+        built_function(logical_id)
+    return built_layer()
+
+
+def distributions(site: Path) -> list[str]:
+    """name==version of every distribution installed in a folder, from its .dist-info folders."""
+    return sorted(folder.name.removesuffix(".dist-info").replace("-", "==", 1) for folder in site.glob("*.dist-info"))
+
+
+def version_in(site: Path, name: str) -> str:
+    for pin in distributions(site):
+        if pin.split("==")[0].lower() == name:
+            return pin.split("==")[1]
+    return "?"
+
+
+def requirement_pin(requirements: Path, name: str) -> str:
+    for line in requirements.read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name:
+            return line.strip()
+    raise MeasurementFailed(f"{requirements.name} pins no {name}")
+
+
+def count_pyc(folder: Path) -> int:
+    return sum(1 for _ in folder.rglob("*.pyc"))
+
+
+def compiled_modules(site: Path) -> list[str]:
+    return sorted(path.name for path in site.rglob("*.so"))
+
+
+# ---------------------------------------------------------------- the runtime copy
+
+
+@dataclass(frozen=True)
+class RuntimeCopy:
+    """Host-platform stand-ins for what Lambda puts on sys.path besides the function code."""
+
+    layer: Path  # as /opt/python
+    boto3: Path  # as the runtime's own boto3
+    baseline: Path  # a task root holding only BASELINE_SOURCE
+
+
+def pip_install_cached(target: Path, pip_args: Sequence[str], inputs: Sequence[Path]) -> Path:
+    """pip install --target, redone only when the arguments, the files they read or the interpreter change."""
+    key = hashlib.sha256(
+        json.dumps([list(pip_args), [path.read_text() for path in inputs], sys.version, platform.machine()]).encode()
+    ).hexdigest()
+    stamp = target / ".bench-key"
+    if stamp.is_file() and stamp.read_text() == key:
+        return target
+    print(f"installing {target.relative_to(ROOT)} ...", file=sys.stderr)
+    shutil.rmtree(target, ignore_errors=True)
+    # pip compiles .pyc by default; kept, as Lambda's own boto3 comes compiled.
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    completed = subprocess.run(
+        [*command, "--target", str(target), *pip_args], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise MeasurementFailed(f"pip install into {target} failed:\n{tail(completed.stderr)}")
+    stamp.write_text(key)  # last, so an interrupted install is redone
+    return target
+
+
+def prepare_runtime_copy(layer_site: Path) -> RuntimeCopy:
+    boto3_pin = requirement_pin(DEV_REQUIREMENTS, "boto3")
+    # The dev pins as constraints fix botocore, s3transfer, urllib3... too, so the copy is reproducible.
+    boto3_dir = pip_install_cached(RUNTIME / "boto3", [boto3_pin, "-c", str(DEV_REQUIREMENTS)], [DEV_REQUIREMENTS])
+    # Exactly the distributions and versions the build resolved, as wheels for this machine.
+    layer_dir = pip_install_cached(
+        RUNTIME / "layer", ["-r", str(LAYER_REQUIREMENTS), *distributions(layer_site)], [LAYER_REQUIREMENTS]
+    )
+    # The orders package changes with every edit, so it is refreshed on each run rather than cached;
+    # it comes from the build, as the function code does, so both are the same revision.
+    shutil.rmtree(layer_dir / "orders", ignore_errors=True)
+    shutil.copytree(layer_site / "orders", layer_dir / "orders", ignore=shutil.ignore_patterns("__pycache__"))
+    baseline_dir = RUNTIME / "baseline"
+    baseline_dir.mkdir(parents=True, exist_ok=True)
+    (baseline_dir / "app.py").write_text(BASELINE_SOURCE)
+    return RuntimeCopy(layer=layer_dir, boto3=boto3_dir, baseline=baseline_dir)
+
+
+# ---------------------------------------------------------------- the local cloud
+
+
+@contextlib.contextmanager
+def local_cloud() -> Iterator[Cloud]:
+    """template.yaml provisioned on moto, with fake credentials so nothing can reach a real account."""
+    with mock.patch.dict(os.environ, FAKE_AWS), mock_aws():
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            os.environ.pop(name, None)
+        yield provision(Template.load())
+
+
+@dataclass(frozen=True)
+class Functions:
+    """What the template says about its functions."""
+
+    ids: list[str]
+    handlers: dict[str, str]  # logical id -> module.function
+    environments: dict[str, dict[str, str]]  # logical id -> variables, resolved on the local cloud
+    deployed: str  # runtime and architecture
+
+
+def template_functions() -> Functions:
+    with local_cloud() as cloud:
+        ids = function_ids(cloud.template)
+        properties = {logical_id: cloud.template.properties(logical_id) for logical_id in ids}
+        environments = {logical_id: lambda_environment(cloud, logical_id) for logical_id in ids}
+    first = properties[ids[0]]
+    return Functions(
+        ids=ids,
+        handlers={logical_id: str(properties[logical_id]["Handler"]) for logical_id in ids},
+        environments=environments,
+        deployed=f"{first.get('Runtime')} on {'/'.join(first.get('Architectures', ['x86_64']))}",
+    )
+
+
+# ---------------------------------------------------------------- 1. cold init
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One module whose cold import is timed: a function's handler, or the baseline."""
+
+    name: str
+    module: str
+    task_root: Path
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Start:
+    wall: float
+    cpu: float
+    stderr: str
+
+
+@dataclass
+class Samples:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def function_subject(functions: Functions, logical_id: str) -> Subject:
+    module = functions.handlers[logical_id].rsplit(".", 1)[0]
+    return Subject(logical_id, module, built_function(logical_id), functions.environments[logical_id])
+
+
+def child_environment(subject: Subject) -> dict[str, str]:
+    """The function's variables plus the ones the Lambda runtime sets; nothing inherited from this shell."""
+    return {
+        **subject.environment,
+        **FAKE_AWS,
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "LAMBDA_TASK_ROOT": str(subject.task_root),
+        # Lambda has no ~/.aws; a path that does not exist keeps this machine's files out of botocore's way.
+        "AWS_CONFIG_FILE": str(NO_SUCH_FILE),
+        "AWS_SHARED_CREDENTIALS_FILE": str(NO_SUCH_FILE),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def start_once(subject: Subject, runtime: RuntimeCopy, extra_flags: Sequence[str] = ()) -> Start:
+    """Start a fresh interpreter that imports the subject's module, and time the whole process."""
+    # /var/task, /opt/python, the runtime's boto3. The baseline gets the layer too (its jmespath shadows
+    # boto3's, as in Lambda), so that only what the modules import differs between subjects.
+    sys_path = [subject.task_root, runtime.layer, runtime.boto3]
+    command = [str(INTERPRETER), *CHILD_FLAGS, *extra_flags, "-c", IMPORT_HANDLER, subject.module, *map(str, sys_path)]
+    environment = child_environment(subject)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    completed = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode != 0:
+        raise MeasurementFailed(f"{subject.name} failed to import:\n{tail(completed.stderr)}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Start(wall, cpu, completed.stderr)
+
+
+def measure_cold_init(subjects: list[Subject], runtime: RuntimeCopy, runs: int) -> dict[str, Samples]:
+    samples = {subject.name: Samples() for subject in subjects}
+    # Round 0 only warms the page cache, so no subject pays for reading files from disk first.
+    for round_number in range(runs + 1):
+        print(f"\rcold init: round {round_number}/{runs}", end="", file=sys.stderr, flush=True)
+        # Each round starts one further along, so no subject always follows the same neighbour.
+        shift = round_number % len(subjects)
+        for subject in subjects[shift:] + subjects[:shift]:
+            start = start_once(subject, runtime)
+            if round_number > 0:
+                samples[subject.name].wall.append(start.wall)
+                samples[subject.name].cpu.append(start.cpu)
+    print(file=sys.stderr)
+    return samples
+
+
+def wall_ratios(samples: dict[str, Samples]) -> dict[str, float]:
+    """Each subject's median wall time over the baseline's, rounded as printed so the verdict matches the figure."""
+    baseline = statistics.median(samples[BASELINE].wall)
+    return {name: round(statistics.median(figures.wall) / baseline, 2) for name, figures in samples.items()}
+
+
+def print_cold_init(samples: dict[str, Samples], runs: int) -> None:
+    ratios = wall_ratios(samples)
+    baseline_cpu = statistics.median(samples[BASELINE].cpu)
+    print(f"  median of {runs} runs (after 1 warm-up round), subjects interleaved; ms of the whole child process")
+    print(
+        f"  {'subject':<26} {'wall ms':>8} {'min-max':>11} {'cpu ms':>7}"
+        f" {'wall/base':>10} {'cpu/base':>9}   target wall/base <= {COLD_INIT_RATIO_TARGET:.2f}"
+    )
+    for name, figures in samples.items():
+        wall, cpu = statistics.median(figures.wall), statistics.median(figures.cpu)
+        spread = f"{min(figures.wall) * 1000:.0f}-{max(figures.wall) * 1000:.0f}"
+        judged = "" if name == BASELINE else verdict(ratios[name] <= COLD_INIT_RATIO_TARGET)
+        print(
+            f"  {name:<26} {wall * 1000:>8.0f} {spread:>11} {cpu * 1000:>7.0f}"
+            f" {ratios[name]:>10.2f} {cpu / baseline_cpu:>9.2f}   {judged}"
+        )
+
+
+# ---------------------------------------------------------------- --profile: which imports cost
+
+
+IMPORT_TIME_LINE = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| ( *)(\S+)$")
+PROFILE_INSIDE = 3
+
+
+@dataclass(frozen=True)
+class Import:
+    """One import made by the handler module itself, with the imports it made in turn."""
+
+    module: str
+    cumulative_us: int
+    inside: list[tuple[str, int]]  # direct sub-imports: module, cumulative µs
+
+
+def handler_imports(importtime_stderr: str) -> list[Import]:
+    """The handler module's direct imports, from `-X importtime` output.
+
+    importtime prints each import after those it caused, indented one level deeper. The handler module
+    itself has no line (importlib imported it, not an import statement), so its imports are at depth 0;
+    they do not overlap, and with the module's own code they make up the cost of importing it.
+    """
+    imports: list[Import] = []
+    inside: list[tuple[str, int]] = []
+    for match in map(IMPORT_TIME_LINE.match, importtime_stderr.splitlines()):
+        if match is None:
+            continue
+        module, cumulative_us, depth = match[3], int(match[1]), len(match[2]) // 2
+        if depth == 1:
+            inside.append((module, cumulative_us))
+        elif depth == 0:
+            imports.append(Import(module, cumulative_us, sorted(inside, key=lambda item: -item[1])))
+            inside = []
+    return imports
+
+
+def imported_modules(importtime_stderr: str) -> set[str]:
+    return {match[3] for match in map(IMPORT_TIME_LINE.match, importtime_stderr.splitlines()) if match}
+
+
+def print_import_profile(subjects: list[Subject], runtime: RuntimeCopy, ratios: dict[str, float]) -> None:
+    slow = [
+        subject for subject in subjects if subject.name != BASELINE and ratios[subject.name] > COLD_INIT_RATIO_TARGET
+    ]
+    if not slow:
+        print("  profile: no function is over its cold init target")
+        return
+    importtime = ("-X", "importtime")
+    baseline = next(subject for subject in subjects if subject.name == BASELINE)
+    # What the baseline imports (boto3 and the stdlib it needs) every function pays alike; the rest is theirs.
+    shared = imported_modules(start_once(baseline, runtime, importtime).stderr)
+    print(
+        f"  profile: the handler's top {PROFILE_TOP} imports beyond the baseline's, cumulative ms"
+        " (one -X importtime run; the profiler inflates times), and what each spent its time importing"
+    )
+    for subject in slow:
+        imports = handler_imports(start_once(subject, runtime, importtime).stderr)
+        own = sorted((item for item in imports if item.module not in shared), key=lambda item: -item.cumulative_us)
+        print(f"    {subject.name}")
+        for item in own[:PROFILE_TOP]:
+            inside = ", ".join(f"{module} {us / 1000:.0f}" for module, us in item.inside[:PROFILE_INSIDE])
+            print(f"      {item.cumulative_us / 1000:>6.0f} ms  {item.module}" + (f"  <- {inside}" if inside else ""))
+
+
+# ---------------------------------------------------------------- 2. AWS API calls per request
+
+
+@dataclass(frozen=True)
+class Invocation:
+    label: str
+    status: object
+    operations: list[str]
+
+
+@contextlib.contextmanager
+def recording_api_calls() -> Iterator[list[str]]:
+    """Every botocore operation made while active, as service.Operation, in order."""
+    operations: list[str] = []
+    # botocore-stubs does not declare this private method, hence the lookup through __dict__.
+    make_api_call: Callable[..., Any] = BaseClient.__dict__["_make_api_call"]
+
+    def record(client: BaseClient, operation_name: str, api_params: dict[str, Any]) -> Any:
+        operations.append(f"{client.meta.service_model.service_name}.{operation_name}")
+        return make_api_call(client, operation_name, api_params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", record):
+        yield operations
+
+
+def measure_place_order_calls() -> list[Invocation]:
+    invocations: list[Invocation] = []
+    # Powertools logs and flushes metrics to stdout and warns about empty metrics on stderr: noise here.
+    with local_cloud() as cloud, silenced():
+        function = load_function(cloud, PLACE_ORDER)
+        for label in ("first POST /orders", "replay (same request)"):
+            event = json.loads(PLACE_ORDER_EVENT.read_text())  # fresh each time, in case the handler mutates it
+            with recording_api_calls() as operations:
+                try:
+                    response = function.invoke(event)
+                except Exception as error:
+                    raise MeasurementFailed(f"{PLACE_ORDER} raised on the {label}: {error!r}") from error
+            invocations.append(Invocation(label, response.get("statusCode"), operations))
+    return invocations
+
+
+def print_api_calls(invocations: list[Invocation]) -> None:
+    targets = (FIRST_REQUEST_CALLS_TARGET, REPLAY_CALLS_TARGET)
+    print(f"  {PLACE_ORDER} from source, in-process on moto, event {PLACE_ORDER_EVENT.relative_to(ROOT)}")
+    print(f"  {'invocation':<24} {'status':>6} {'calls':>5}  {'target':<15} operations")
+    for invocation, target in zip(invocations, targets, strict=True):
+        count = len(invocation.operations)
+        judged = f"<= {target} {verdict(count <= target)}"
+        print(
+            f"  {invocation.label:<24} {invocation.status!s:>6} {count:>5}  {judged:<15}"
+            f" {', '.join(invocation.operations) or '-'}"
+        )
+
+
+# ---------------------------------------------------------------- 3. package size
+
+
+@dataclass(frozen=True)
+class PackageSize:
+    files: int
+    raw_bytes: int
+    zipped_bytes: int
+
+
+def zipped_size(folder: Path) -> PackageSize:
+    """The folder zipped with deflate in memory, as `sam deploy` uploads it."""
+    buffer = io.BytesIO()
+    files = raw_bytes = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder))
+                files += 1
+                raw_bytes += path.stat().st_size
+    return PackageSize(files, raw_bytes, len(buffer.getvalue()))
+
+
+def print_package_sizes(ids: list[str], layer: Path) -> None:
+    print(f"  {'package':<26} {'files':>6} {'raw KB':>9} {'zip KB':>8}   target zip <= {FUNCTION_ZIP_KB_TARGET} KB")
+    for name, folder in [*((logical_id, built_function(logical_id)) for logical_id in ids), (layer.name, layer)]:
+        size = zipped_size(folder)
+        zipped_kb = size.zipped_bytes / 1024
+        judged = "(layer: for information)" if folder == layer else verdict(zipped_kb <= FUNCTION_ZIP_KB_TARGET)
+        print(f"  {name:<26} {size.files:>6} {size.raw_bytes / 1024:>9.1f} {zipped_kb:>8.1f}   {judged}")
+
+
+# ---------------------------------------------------------------- output
+
+
+@contextlib.contextmanager
+def silenced() -> Iterator[None]:
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(action="ignore"),
+    ):
+        yield
+
+
+def verdict(within: bool) -> str:
+    return "✓ within" if within else "✗ over"
+
+
+def tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def print_environment(argv: Sequence[str], layer: Path, functions: Functions, runtime: RuntimeCopy | None) -> None:
+    layer_site = layer / "python"
+    print("Benchmark: cold init, AWS API calls per request, package size")
+    print(f"  command        {shlex.join([shown(Path(sys.executable)), '-m', 'scripts.bench', *argv])}")
+    print(f"  machine        {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
+    print(f"  deployed as    {functions.deployed} (template.yaml)")
+    print(f"  python         {platform.python_implementation()} {platform.python_version()} ({INTERPRETER})")
+    built_pyc = sum(count_pyc(built_function(logical_id)) for logical_id in functions.ids)
+    print(
+        f"  built .pyc     functions {built_pyc}, {layer.name} {count_pyc(layer)}"
+        " (none means Lambda compiles every module it imports from them at each cold start)"
+    )
+    if runtime is None:
+        print("  runtime copy   not prepared (--skip-cold)")
+        return
+    print(
+        f"  boto3 copy     boto3 {version_in(runtime.boto3, 'boto3')}, botocore {version_in(runtime.boto3, 'botocore')}"
+        f" as pinned in {DEV_REQUIREMENTS.name} (Lambda's own version is not known offline)"
+        f" in {shown(runtime.boto3)}, {count_pyc(runtime.boto3)} .pyc"
+    )
+    third_party_pyc = count_pyc(runtime.layer) - count_pyc(runtime.layer / "orders")
+    same = distributions(runtime.layer) == distributions(layer_site)
+    print(
+        f"  layer copy     {shown(runtime.layer)}: {third_party_pyc} .pyc (pip), orders/ copied from the build;"
+        f" {'same distributions and versions as' if same else 'DIFFERS from'} {layer.name}:"
+    )
+    print(f"                 {', '.join(distributions(runtime.layer))}")
+    print(
+        f"  compiled       built {', '.join(compiled_modules(layer_site))} ->"
+        f" here {', '.join(compiled_modules(runtime.layer))} (host-platform equivalents)"
+    )
+    if count_pyc(layer) == 0 < third_party_pyc:
+        print("  note           the layer copy is precompiled and the built layer is not: cold init here leaves out")
+        print("                 compiling the layer's modules, which Lambda does at every cold start")
+
+
+# ---------------------------------------------------------------- main
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=positive, default=7, help="cold starts per function (default 7)")
+    parser.add_argument("--skip-cold", action="store_true", help="skip cold init (and installing its runtime copy)")
+    parser.add_argument("--profile", action="store_true", help="name the imports that dominate slow cold inits")
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def section(title: str, failures: list[str]) -> Iterator[None]:
+    print(f"\n{title}")
+    try:
+        yield
+    except MeasurementFailed as error:
+        print(f"  measurement failed: {error}")
+        failures.append(title)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    # Template.load's SAM translator warns at exit that its usage metrics went unpublished: noise here.
+    logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
+    # The handlers import the orders package from the layer, as pytest's pythonpath has it.
+    sys.path.insert(0, str(ROOT / "layer"))
+    try:
+        functions = template_functions()
+        layer = built_artifacts(functions)
+        runtime = None if args.skip_cold else prepare_runtime_copy(layer / "python")
+    except MeasurementFailed as error:
+        print(f"measurement failed: {error}")
+        return 1
+    print_environment(argv, layer, functions, runtime)
+    failures: list[str] = []
+
+    if runtime is not None:
+        with section("1. Cold init: fresh interpreter importing the handler module", failures):
+            baseline = Subject(BASELINE, "app", runtime.baseline, {})
+            subjects = [baseline, *(function_subject(functions, logical_id) for logical_id in functions.ids)]
+            samples = measure_cold_init(subjects, runtime, args.runs)
+            print_cold_init(samples, args.runs)
+            if args.profile:
+                print_import_profile(subjects, runtime, wall_ratios(samples))
+    else:
+        print("\n1. Cold init: skipped (--skip-cold)")
+
+    with section("2. AWS API calls per request", failures):
+        print_api_calls(measure_place_order_calls())
+
+    with section("3. Package size: each folder zipped (deflate) in memory", failures):
+        print_package_sizes(functions.ids, layer)
+
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
