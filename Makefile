@@ -13,6 +13,7 @@ ENV ?= default
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
+export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
 .PHONY: help install walkthrough lint test build deploy invoke start-api bench openapi schemas clean
 

@@ -98,3 +98,9 @@ def test_each_schema_is_a_draft4_schema_of_its_event_type(path: Path) -> None:
     schema = json.loads(path.read_text())
     jsonschema.Draft4Validator.check_schema(schema)
     assert schema["properties"]["type"]["enum"] == [path.stem]
+
+
+def test_no_deployed_function_can_be_told_it_runs_under_sam_local(template: Template) -> None:
+    """AWS_SAM_LOCAL turns on the X-Local-Customer-Id stand-in for the token; only `sam local` may set it."""
+    for logical_id in functions_in(template):
+        assert "AWS_SAM_LOCAL" not in template.properties(logical_id).get("Environment", {}).get("Variables", {})
