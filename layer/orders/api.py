@@ -26,13 +26,14 @@ from orders.errors import (
 LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"
 CORRELATION_HEADER = "X-Correlation-Id"
 
-_STATUS_AND_MESSAGE: dict[type[Exception], tuple[HTTPStatus, str | None]] = {
-    OrderNotFound: (HTTPStatus.NOT_FOUND, None),
-    OrderConflict: (HTTPStatus.CONFLICT, None),
-    InvalidRequest: (HTTPStatus.BAD_REQUEST, None),
-    Unauthenticated: (HTTPStatus.UNAUTHORIZED, None),
-    IdempotencyKeyReused: (HTTPStatus.UNPROCESSABLE_ENTITY, None),
-    RequestInProgress: (HTTPStatus.CONFLICT, None),
+# Each domain error's message is written for the caller and becomes the response's message.
+_STATUS_OF: dict[type[Exception], HTTPStatus] = {
+    OrderNotFound: HTTPStatus.NOT_FOUND,
+    OrderConflict: HTTPStatus.CONFLICT,
+    InvalidRequest: HTTPStatus.BAD_REQUEST,
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
+    RequestInProgress: HTTPStatus.CONFLICT,
 }
 
 
@@ -43,8 +44,8 @@ def error_response(status: HTTPStatus, message: str, errors: list[dict[str, str]
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
-def _respond_with(status: HTTPStatus, message: str | None) -> Callable[[Exception], Response[str]]:
-    return lambda error: error_response(status, message or str(error))
+def _respond_with(status: HTTPStatus) -> Callable[[Exception], Response[str]]:
+    return lambda error: error_response(status, str(error))
 
 
 def _invalid_request(error: RequestValidationError) -> Response[str]:
@@ -72,8 +73,8 @@ def error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 
 def create_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for error_type, (status, message) in _STATUS_AND_MESSAGE.items():
-        app.exception_handler(error_type)(_respond_with(status, message))
+    for error_type, status in _STATUS_OF.items():
+        app.exception_handler(error_type)(_respond_with(status))
     app.exception_handler(RequestValidationError)(_invalid_request)
     return app
 
