@@ -157,9 +157,6 @@ class Cloud:
     def physical_id(self, logical_id: str) -> Any:
         return self.template.physical_ids[logical_id]
 
-    def attribute(self, logical_id: str, name: str) -> Any:
-        return self.template.attributes[(logical_id, name)]
-
 
 def provision(template: Template) -> Cloud:
     """Create every resource a provisioner exists for, each after the resources it refers to."""
