@@ -7,13 +7,16 @@ reported by name in `Cloud.not_provisioned`, never skipped silently.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto import mock_aws
 
-from local_cloud.template import PSEUDO_PARAMETERS, Template
+from local_cloud.template import PSEUDO_PARAMETERS, REGION, Template
 
 Attributes = dict[str, Any]
 Provisioner = Callable[[str, dict[str, Any]], tuple[Any, Attributes]]
@@ -188,3 +191,28 @@ def provision(template: Template) -> Cloud:
         if not progressed:
             raise LookupError(f"cannot resolve references of {sorted(pending)}")
     return cloud
+
+
+# Credentials moto accepts; set so that a real profile or endpoint in the shell is never used.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+@contextmanager
+def in_process_cloud() -> Iterator[Cloud]:
+    """template.yaml provisioned on in-process moto, with fake credentials, restored on exit."""
+    saved = dict(os.environ)
+    os.environ.update(FAKE_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    try:
+        with mock_aws():
+            yield provision(Template.load())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

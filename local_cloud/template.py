@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
 LOCAL_BUCKET = "local-code"  # stands in for the S3 bucket `sam deploy` uploads code to
 
+REGION = "us-east-1"
 PSEUDO_PARAMETERS = {
-    "AWS::Region": "us-east-1",
+    "AWS::Region": REGION,
     "AWS::AccountId": "123456789012",
     "AWS::StackName": "orders-local",
     "AWS::Partition": "aws",

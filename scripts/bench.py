@@ -50,10 +50,10 @@ from typing import Any
 from unittest import mock
 
 from botocore.client import BaseClient
-from moto import mock_aws
 
 from local_cloud.functions import lambda_environment, load_function
-from local_cloud.provision import Cloud, provision
+from local_cloud.provision import FAKE_CREDENTIALS, in_process_cloud
+from local_cloud.sample_events import sample_event
 from local_cloud.template import ROOT, Template
 
 BUILD = ROOT / ".aws-sam" / "build"
@@ -62,8 +62,7 @@ RUNTIME = ROOT / ".bench" / "runtime"
 DEV_REQUIREMENTS = ROOT / "requirements-dev.txt"
 LAYER_REQUIREMENTS = ROOT / "layer" / "requirements.txt"
 PLACE_ORDER = "PlaceOrderFunction"
-PLACE_ORDER_EVENT = ROOT / "events" / "place_order" / "valid.json"
-REGION = "us-east-1"
+PLACE_ORDER_EVENT = "place_order/valid.json"
 
 COLD_INIT_RATIO_TARGET = 1.3
 FIRST_REQUEST_CALLS_TARGET = 3
@@ -71,13 +70,6 @@ REPLAY_CALLS_TARGET = 1
 FUNCTION_ZIP_KB_TARGET = 50
 PROFILE_TOP = 5
 
-FAKE_AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-}
 
 # The interpreter binary itself: a pyenv shim is a shell script that adds ~150 ms to every start.
 INTERPRETER = Path(sys.executable).resolve()
@@ -206,15 +198,6 @@ def prepare_runtime_copy(layer_site: Path) -> RuntimeCopy:
 # ---------------------------------------------------------------- the local cloud
 
 
-@contextlib.contextmanager
-def local_cloud() -> Iterator[Cloud]:
-    """template.yaml provisioned on moto, with fake credentials so nothing can reach a real account."""
-    with mock.patch.dict(os.environ, FAKE_AWS), mock_aws():
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            os.environ.pop(name, None)
-        yield provision(Template.load())
-
-
 @dataclass(frozen=True)
 class Functions:
     """What the template says about its functions."""
@@ -226,7 +209,7 @@ class Functions:
 
 
 def template_functions() -> Functions:
-    with local_cloud() as cloud:
+    with in_process_cloud() as cloud:
         ids = function_ids(cloud.template)
         properties = {logical_id: cloud.template.properties(logical_id) for logical_id in ids}
         environments = {logical_id: lambda_environment(cloud, logical_id) for logical_id in ids}
@@ -274,7 +257,7 @@ def child_environment(subject: Subject) -> dict[str, str]:
     """The function's variables plus the ones the Lambda runtime sets; nothing inherited from this shell."""
     return {
         **subject.environment,
-        **FAKE_AWS,
+        **FAKE_CREDENTIALS,
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "LAMBDA_TASK_ROOT": str(subject.task_root),
         # Lambda has no ~/.aws; a path that does not exist keeps this machine's files out of botocore's way.
@@ -435,10 +418,10 @@ def recording_api_calls() -> Iterator[list[str]]:
 def measure_place_order_calls() -> list[Invocation]:
     invocations: list[Invocation] = []
     # Powertools logs and flushes metrics to stdout and warns about empty metrics on stderr: noise here.
-    with local_cloud() as cloud, silenced():
+    with in_process_cloud() as cloud, silenced():
         function = load_function(cloud, PLACE_ORDER)
         for label in ("first POST /orders", "replay (same request)"):
-            event = json.loads(PLACE_ORDER_EVENT.read_text())  # fresh each time, in case the handler mutates it
+            event = sample_event(PLACE_ORDER_EVENT)  # fresh each time, in case the handler mutates it
             with recording_api_calls() as operations:
                 try:
                     response = function.invoke(event)
@@ -450,7 +433,7 @@ def measure_place_order_calls() -> list[Invocation]:
 
 def print_api_calls(invocations: list[Invocation]) -> None:
     targets = (FIRST_REQUEST_CALLS_TARGET, REPLAY_CALLS_TARGET)
-    print(f"  {PLACE_ORDER} from source, in-process on moto, event {PLACE_ORDER_EVENT.relative_to(ROOT)}")
+    print(f"  {PLACE_ORDER} from source, in-process on moto, event events/{PLACE_ORDER_EVENT}")
     print(f"  {'invocation':<24} {'status':>6} {'calls':>5}  {'target':<15} operations")
     for invocation, target in zip(invocations, targets, strict=True):
         count = len(invocation.operations)

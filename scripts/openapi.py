@@ -8,14 +8,11 @@ Run: .venv/bin/python -m scripts.openapi
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
-from moto import mock_aws
-
 from local_cloud.functions import load_function
-from local_cloud.provision import Cloud, provision
+from local_cloud.provision import Cloud, in_process_cloud
 from local_cloud.template import ROOT, Template
 
 OPENAPI_PATH = ROOT / "openapi.json"
@@ -53,9 +50,7 @@ def _function_document(cloud: Cloud, logical_id: str) -> dict[str, Any]:
 
 def generate() -> dict[str, Any]:
     """The merged description of every function the template routes API paths to."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        cloud = provision(Template.load())
+    with in_process_cloud() as cloud:
         document: dict[str, Any] = {}
         for logical_id in sorted(set(routes_in_template(cloud.template).values())):
             part = _function_document(cloud, logical_id)

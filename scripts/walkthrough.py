@@ -10,25 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import warnings
 from contextlib import redirect_stdout
 from io import StringIO
 from typing import Any
 
-from moto import mock_aws
-
 from local_cloud.bus_tap import BusTap
 from local_cloud.functions import LocalFunction, load_function
-from local_cloud.provision import provision
+from local_cloud.provision import in_process_cloud
+from local_cloud.sample_events import sample_event
 from local_cloud.streams import StreamMapping
-from local_cloud.template import ROOT, Template
-
-
-def sample(path: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((ROOT / "events" / path).read_text())
-    return event
 
 
 def call(function: LocalFunction, event: dict[str, Any]) -> Any:
@@ -38,7 +30,7 @@ def call(function: LocalFunction, event: dict[str, Any]) -> Any:
 
 
 def show_api(step: str, function: LocalFunction, event_path: str) -> dict[str, Any]:
-    event = sample(event_path)
+    event = sample_event(event_path)
     response = call(function, event)
     body = json.loads(response["body"])
     summary = body.get("status") or body.get("message") or f"{len(body.get('orders', []))} order(s)"
@@ -48,8 +40,7 @@ def show_api(step: str, function: LocalFunction, event_path: str) -> dict[str, A
 
 def show_stream(step: str, mapping: StreamMapping) -> None:
     records = mapping.poll()
-    with redirect_stdout(StringIO()):
-        response = mapping.function.invoke({"Records": records})
+    response = call(mapping.function, {"Records": records})
     print(f"{step:<34} {len(records)} stream record(s) -> failures: {response['batchItemFailures']}")
 
 
@@ -66,14 +57,9 @@ def show_consumers(projector: StreamMapping, publisher: StreamMapping, tap: BusT
 
 
 def main() -> int:
-    # moto accepts any credentials; these keep a real profile in the shell from being used.
-    os.environ.update(
-        {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
-    )
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
-    with mock_aws():
-        cloud = provision(Template.load())
+    with in_process_cloud() as cloud:
         print(f"provisioned from template.yaml: {len(cloud.template.physical_ids)} resources")
         skipped = ", ".join(sorted(set(cloud.not_provisioned.values())))
         print(f"not provisioned on moto: {skipped}")

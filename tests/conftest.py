@@ -6,23 +6,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from local_cloud.functions import LocalFunction, load_function
-from local_cloud.provision import Cloud, provision
+from local_cloud.provision import FAKE_CREDENTIALS, Cloud, in_process_cloud
 from local_cloud.streams import StreamMapping
-from local_cloud.template import Template
 
 
 @pytest.fixture(autouse=True)
 def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials so nothing can reach a real account, whatever the shell has."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -31,8 +24,8 @@ def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def cloud() -> Iterator[Cloud]:
     """Every resource of template.yaml, created on in-process moto."""
-    with mock_aws():
-        yield provision(Template.load())
+    with in_process_cloud() as provisioned:
+        yield provisioned
 
 
 @pytest.fixture

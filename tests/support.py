@@ -8,20 +8,14 @@ from typing import Any
 import boto3
 
 from local_cloud.provision import Cloud
-from local_cloud.template import ROOT
+from local_cloud.sample_events import EVENTS, sample_event
 from orders.event_store import EventStore
 from orders.events import DomainEvent
 
-EVENTS = ROOT / "events"
+__all__ = ["EVENTS", "sample_event"]  # re-exported: the tests read sample events through here
 ALICE = "3f1c6a2e-5b7d-4c1e-9f3a-2b8d7e6c5a41"  # the customer in events/*/valid.json
 BOB = "9a7b3c5d-1e2f-4a6b-8c9d-0e1f2a3b4c5d"  # the customer in events/*/other_customer.json
 ALICES_ORDER = "7707faf8-38a5-54a2-aa1d-3613d1d9b133"  # derived from ALICE + the key in place_order/valid.json
-
-
-def sample_event(path: str) -> dict[str, Any]:
-    """An event file under events/, e.g. sample_event("place_order/valid.json")."""
-    event: dict[str, Any] = json.loads((EVENTS / path).read_text())
-    return event
 
 
 def stored_events(cloud: Cloud, order_id: str) -> list[DomainEvent]:
