@@ -9,13 +9,15 @@ CHECKOV_VENV := .venv-checkov
 FUNCTION ?= PlaceOrderFunction
 EVENT ?= events/place_order/valid.json
 ENV ?= default
+STACK ?= orders
+OUTCOME ?= succeeded
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install walkthrough lint test build deploy invoke start-api bench openapi schemas clean
+.PHONY: help install walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -66,6 +68,12 @@ openapi: install ## Regenerate openapi.json from the API functions' resolvers
 
 schemas: install ## Copy schemas/*.json into the template's schema registry resources
 	$(BIN)/python -m scripts.sync_schemas
+
+seed: install ## Stock the deployed inventory table from seed/inventory.json (STACK=orders by default)
+	PYTHONPATH=layer $(BIN)/python -m scripts.seed_inventory --stack $(STACK)
+
+webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeeded|failed (STACK=orders by default)
+	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) --stack $(STACK)
 
 clean: ## Remove virtualenvs, build output and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

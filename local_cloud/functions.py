@@ -5,15 +5,22 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from local_cloud.provision import Cloud
 from local_cloud.template import PSEUDO_PARAMETERS
+
+if TYPE_CHECKING:
+    from local_cloud.provision import Cloud
+
+# One invocation at a time in this process, like one Lambda sandbox: each swaps os.environ for its own.
+# Re-entrant, because a handler's AWS call can synchronously lead to another function's invocation.
+_SANDBOX = threading.RLock()
 
 
 @dataclass
@@ -65,7 +72,7 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.name, self.memory_mb, self.timeout_seconds)
-        with _environment(self.environment):
+        with _SANDBOX, _environment(self.environment):
             return getattr(self.module, self.handler_name)(event, context)
 
 
@@ -98,7 +105,7 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
     for layer in cloud.template.layer_paths(logical_id):
         if str(layer) not in sys.path:
             sys.path.append(str(layer))
-    with _environment(environment):
+    with _SANDBOX, _environment(environment):
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
     return LocalFunction(
@@ -110,3 +117,28 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
         module=module,
         handler_name=handler_name,
     )
+
+
+class FunctionRegistry:
+    """The template's functions, each loaded once, found by logical id or by the name or ARN AWS calls use."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self._cloud = cloud
+        self._loaded: dict[str, LocalFunction] = {}
+        self._lock = threading.Lock()
+        self._logical_id_of = {
+            str(cloud.physical_id(logical_id)): logical_id
+            for logical_id in cloud.template.of_type("AWS::Lambda::Function")
+        }
+
+    def get(self, logical_id: str) -> LocalFunction:
+        with self._lock:
+            if logical_id not in self._loaded:
+                self._loaded[logical_id] = load_function(self._cloud, logical_id)
+            return self._loaded[logical_id]
+
+    def by_name(self, name_or_arn: str) -> LocalFunction | None:
+        """The function an Invoke names (a name, or an ARN with an optional qualifier), if it is ours."""
+        name = name_or_arn.split(":function:", 1)[-1].split(":", 1)[0]
+        logical_id = self._logical_id_of.get(name)
+        return self.get(logical_id) if logical_id else None

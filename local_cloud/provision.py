@@ -8,21 +8,36 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import boto3
+from cfnlint.decode import cfn_yaml
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 
-from local_cloud.template import PSEUDO_PARAMETERS, REGION, Template
+from local_cloud.functions import FunctionRegistry
+from local_cloud.lambda_bridge import invoke_in_process
+from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.template import PSEUDO_PARAMETERS, REGION, ROOT, Template
 
 Attributes = dict[str, Any]
 Provisioner = Callable[[str, dict[str, Any]], tuple[Any, Attributes]]
 
 # Types that exist only to wire things together or to describe them; locally they have no behaviour.
-NOTHING_TO_PROVISION = frozenset({"AWS::Lambda::Permission", "AWS::ApiGateway::Account"})
+NOTHING_TO_PROVISION = frozenset(
+    {
+        "AWS::Lambda::Permission",
+        "AWS::ApiGateway::Account",
+        "AWS::SQS::QueuePolicy",  # access policies: IAM is not enforced locally
+        "AWS::SNS::TopicPolicy",
+        "AWS::CloudWatch::Alarm",  # nothing raises metrics locally; the alarms are checked on the template
+    }
+)
 
 
 def _table(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
@@ -137,6 +152,67 @@ def _role(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attributes
     return logical_id, {"Arn": _arn("iam", f"role/{logical_id}"), "RoleId": logical_id}
 
 
+def _state_machine(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    """The ASL file with its DefinitionSubstitutions applied as text, the way CloudFormation applies them."""
+    definition = properties.get("Definition") or (ROOT / properties["DefinitionS3Location"]["Key"]).read_text()
+    if not isinstance(definition, str):
+        definition = json.dumps(definition)
+    for name, value in properties.get("DefinitionSubstitutions", {}).items():
+        definition = definition.replace("${" + name + "}", str(value))
+    name = properties.get("StateMachineName", logical_id)
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name=name,
+        definition=json.dumps(cfn_yaml.loads(definition)),  # the ASL may be YAML; the API takes JSON
+        roleArn=properties["RoleArn"],
+        type=properties.get("StateMachineType", "STANDARD"),
+    )["stateMachineArn"]
+    return arn, {"Arn": arn, "Name": name}
+
+
+def _rule(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    events = boto3.client("events")
+    name = properties.get("Name", logical_id)
+    bus = properties.get("EventBusName", "default")
+    request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": properties.get("State", "ENABLED")}
+    if "EventPattern" in properties:
+        request["EventPattern"] = json.dumps(properties["EventPattern"])
+    if "ScheduleExpression" in properties:
+        request["ScheduleExpression"] = properties["ScheduleExpression"]
+    arn = events.put_rule(**request)["RuleArn"]
+    if properties.get("Targets"):
+        events.put_targets(Rule=name, EventBusName=bus, Targets=properties["Targets"])
+    return name, {"Arn": arn}
+
+
+def _subscription(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    attributes: dict[str, str] = {
+        name: json.dumps(properties[name]) if isinstance(properties[name], dict) else str(properties[name]).lower()
+        for name in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy")
+        if name in properties
+    }
+    if "FilterPolicyScope" in attributes:
+        attributes["FilterPolicyScope"] = str(properties["FilterPolicyScope"])
+    arn = boto3.client("sns").subscribe(
+        TopicArn=properties["TopicArn"],
+        Protocol=properties["Protocol"],
+        Endpoint=properties["Endpoint"],
+        Attributes=attributes,
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    return arn, {}
+
+
+def _secret(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    value = properties.get("SecretString")
+    if value is None:
+        # GenerateSecretString: a fresh random value, as Secrets Manager would make one.
+        value = secrets.token_urlsafe(int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32)))
+    arn = boto3.client("secretsmanager").create_secret(Name=properties.get("Name", logical_id), SecretString=value)[
+        "ARN"
+    ]
+    return arn, {"Id": arn}
+
+
 PROVISIONERS: dict[str, Provisioner] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
@@ -147,6 +223,10 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::IAM::Role": _role,
+    "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::Events::Rule": _rule,
+    "AWS::SNS::Subscription": _subscription,
+    "AWS::SecretsManager::Secret": _secret,
 }
 
 
@@ -159,6 +239,10 @@ class Cloud:
 
     def physical_id(self, logical_id: str) -> Any:
         return self.template.physical_ids[logical_id]
+
+    @cached_property
+    def functions(self) -> FunctionRegistry:
+        return FunctionRegistry(self)
 
 
 def provision(template: Template) -> Cloud:
@@ -203,16 +287,28 @@ FAKE_CREDENTIALS = {
 }
 
 
+# moto runs state machines (instead of only recording executions) when asked to.
+MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
+
+
 @contextmanager
-def in_process_cloud() -> Iterator[Cloud]:
-    """template.yaml provisioned on in-process moto, with fake credentials, restored on exit."""
+def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud]:
+    """template.yaml provisioned on in-process moto, with fake credentials, restored on exit.
+
+    `parameters` override the template's defaults, as `sam deploy --parameter-overrides` would.
+    The template's functions answer moto's Lambda Invoke, and rules deliver to state machines and topics.
+    """
     saved = dict(os.environ)
     os.environ.update(FAKE_CREDENTIALS)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
     try:
-        with mock_aws():
-            yield provision(Template.load())
+        with ExitStack() as stack:
+            stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            cloud = provision(Template.load(overrides=parameters))
+            stack.enter_context(invoke_in_process(cloud.functions))
+            stack.enter_context(deliver_rule_targets())
+            yield cloud
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -33,7 +33,7 @@ def _local_code_as_s3(sam_template: dict[str, Any]) -> None:
     """Point CodeUri/ContentUri at a fake bucket, as `sam package` would, keeping the folder as the key."""
     for resource in sam_template["Resources"].values():
         properties = resource.get("Properties", {})
-        for name in ("CodeUri", "ContentUri"):
+        for name in ("CodeUri", "ContentUri", "DefinitionUri"):
             if isinstance(properties.get(name), str) and not properties[name].startswith("s3://"):
                 properties[name] = f"s3://{LOCAL_BUCKET}/{properties[name].rstrip('/')}"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local_cloud.functions import LocalFunction, load_function
+from local_cloud.functions import LocalFunction
 from local_cloud.provision import FAKE_CREDENTIALS, Cloud, in_process_cloud
 from local_cloud.streams import StreamMapping
 
@@ -30,15 +30,11 @@ def cloud() -> Iterator[Cloud]:
 
 @pytest.fixture
 def function(cloud: Cloud) -> Callable[[str], LocalFunction]:
-    """Loads a function by its template logical id, e.g. function("PlaceOrderFunction")."""
-    loaded: dict[str, LocalFunction] = {}
+    """Loads a function by its template logical id, e.g. function("PlaceOrderFunction").
 
-    def load(logical_id: str) -> LocalFunction:
-        if logical_id not in loaded:
-            loaded[logical_id] = load_function(cloud, logical_id)
-        return loaded[logical_id]
-
-    return load
+    The same instance moto's Lambda Invoke reaches, so a test's monkeypatch on it holds for the saga too.
+    """
+    return cloud.functions.get
 
 
 @pytest.fixture

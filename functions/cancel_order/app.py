@@ -1,4 +1,8 @@
-"""POST /orders/{orderId}/cancel: cancel an order while its state allows it."""
+"""POST /orders/{orderId}/cancel: cancel an order while its state allows it.
+
+A fulfilment waiting for the payment outcome is told at once, so it compensates now
+rather than when its payment wait times out.
+"""
 
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -9,14 +13,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders import commands
+from orders import commands, saga
 from orders.api import caller_id, correlation_id, create_resolver, error_responses
 from orders.api_models import OrderResponse
 from orders.config import Setting, setting
 from orders.event_store import EventStore
+from orders.order import OrderStatus
+from orders.payments import PaymentLedger
 
 logger = Logger()
-store = EventStore(boto3.client("dynamodb"), setting(Setting.EVENT_STORE_TABLE))
+dynamodb = boto3.client("dynamodb")
+store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
+ledger = PaymentLedger(dynamodb, setting(Setting.PAYMENTS_TABLE))
+states = boto3.client("stepfunctions")
 app = create_resolver()
 
 
@@ -27,6 +36,8 @@ app = create_resolver()
 )
 def cancel_order(order_id: Annotated[str, Path(alias="orderId", max_length=64)]) -> OrderResponse:
     order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
+    if order.status is OrderStatus.CANCELLED:
+        saga.stop_waiting_for_payment(ledger, states, order_id, error="OrderCancelled", cause="cancelled by customer")
     return OrderResponse.model_validate(order.view)
 
 

@@ -16,6 +16,7 @@ from orders.config import running_in_sam_local
 from orders.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
+    InvalidSignature,
     OrderConflict,
     OrderNotFound,
     RequestInProgress,
@@ -32,6 +33,7 @@ _STATUS_OF: dict[type[Exception], HTTPStatus] = {
     OrderConflict: HTTPStatus.CONFLICT,
     InvalidRequest: HTTPStatus.BAD_REQUEST,
     Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    InvalidSignature: HTTPStatus.UNAUTHORIZED,
     IdempotencyKeyReused: HTTPStatus.UNPROCESSABLE_ENTITY,
     RequestInProgress: HTTPStatus.CONFLICT,
 }

@@ -33,6 +33,14 @@ class PlaceOrderRequest(ApiModel):
     items: Annotated[list[LineItem], Field(min_length=1, max_length=50)]
     shipping_address: ShippingAddress
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217", examples=["EUR"])]
+    payment_token: Annotated[
+        str | None,
+        Field(
+            pattern=r"^tok_[a-z0-9_]{1,60}$",
+            description="The card token your payment provider issued; the sandbox declines tok_declined",
+            examples=["tok_visa"],
+        ),
+    ] = None
 
 
 class OrderResponse(ApiModel):
@@ -48,6 +56,8 @@ class OrderResponse(ApiModel):
     created_at: str
     updated_at: str
     reason: str | None = None
+    amount: Annotated[int | None, Field(description="Total in minor units, once inventory is reserved")] = None
+    tracking_id: str | None = None
 
 
 class OrderPage(ApiModel):

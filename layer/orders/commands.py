@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from orders.errors import IdempotencyKeyReused, OrderConflict, OrderNotFound, VersionConflict
 from orders.event_store import EventStore
+from orders.events import DomainEvent
 from orders.order import Order, order_cancelled, order_id_for, order_placed
 
 # A concurrent writer costs one reload; more than a few in a row means a hot order, not bad luck.
@@ -38,22 +40,35 @@ def place_order(
     return Placement(Order.from_events([event]), is_new=True)
 
 
-def load_own_order(store: EventStore, customer_id: str, order_id: str) -> Order:
-    """The caller's order; another customer's order is reported as missing, not forbidden."""
+def load_order(store: EventStore, order_id: str) -> Order:
     events = store.load(order_id)
     if not events:
         raise OrderNotFound(order_id)
-    order = Order.from_events(events)
+    return Order.from_events(events)
+
+
+def load_own_order(store: EventStore, customer_id: str, order_id: str) -> Order:
+    """The caller's order; another customer's order is reported as missing, not forbidden."""
+    order = load_order(store, order_id)
     if order.customer_id != customer_id:
         raise OrderNotFound(order_id)
     return order
 
 
-def cancel_order(store: EventStore, customer_id: str, order_id: str, correlation_id: str) -> Order:
-    """Append OrderCancelled if the order allows it; cancelling twice changes nothing."""
+def decide_and_append(
+    store: EventStore,
+    order_id: str,
+    decide: Callable[[Order], DomainEvent | None],
+    load: Callable[[], Order] | None = None,
+) -> Order:
+    """Load the order, let `decide` choose the next event (None: nothing to do), append it.
+
+    A concurrent writer makes the append fail; then the order is reloaded and `decide` runs
+    again on what is now true, so every decision is taken on the latest version.
+    """
     for _ in range(MAX_APPEND_ATTEMPTS):
-        order = load_own_order(store, customer_id, order_id)
-        event = order_cancelled(order, correlation_id)
+        order = load() if load else load_order(store, order_id)
+        event = decide(order)
         if event is None:
             return order
         try:
@@ -62,3 +77,13 @@ def cancel_order(store: EventStore, customer_id: str, order_id: str, correlation
             continue
         return order.apply(event)
     raise OrderConflict(f"order {order_id} is being changed by another request; try again")
+
+
+def cancel_order(store: EventStore, customer_id: str, order_id: str, correlation_id: str) -> Order:
+    """Append OrderCancelled if the order allows it; cancelling twice changes nothing."""
+    return decide_and_append(
+        store,
+        order_id,
+        lambda order: order_cancelled(order, correlation_id),
+        load=lambda: load_own_order(store, customer_id, order_id),
+    )

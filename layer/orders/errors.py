@@ -39,9 +39,42 @@ class Unauthenticated(OrderError):
     """The request carries no customer identity (no Cognito claims)."""
 
 
+class InvalidSignature(OrderError):
+    """A webhook delivery whose signature or timestamp does not hold: it is not from the provider, or is replayed."""
+
+
 class InvalidRequest(OrderError):
     """A request value the model could not check on its own, such as a tampered page token."""
 
 
 class ProjectionGap(OrderError):
     """An event arrived before the one that creates the order's view; retry it later."""
+
+
+class TransientFailure(OrderError):
+    """A dependency is throttling or briefly unavailable; the caller retries with backoff."""
+
+
+# The fulfilment state machine catches these by class name (the Lambda errorType): keep the names.
+class FulfilmentStopped(OrderError):
+    """A business outcome that ends fulfilment and starts its compensation."""
+
+
+class OutOfStock(FulfilmentStopped):
+    pass
+
+
+class PaymentDeclined(FulfilmentStopped):
+    pass
+
+
+class ShipmentFailed(FulfilmentStopped):
+    pass
+
+
+class OrderCancelled(FulfilmentStopped):
+    """The order was cancelled (or expired) while fulfilment was under way."""
+
+
+class DuplicateFulfilment(FulfilmentStopped):
+    """Another execution already fulfils this order (a redelivered OrderPlaced); this one stops, touching nothing."""

@@ -43,6 +43,12 @@ STATUS_AFTER: dict[EventType, OrderStatus] = {
 CANCELLABLE = frozenset(
     {OrderStatus.PLACED, OrderStatus.INVENTORY_RESERVED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID}
 )
+FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+
+# What later events add to the order's view besides its status; the rest stays in the event store.
+_VIEW_FIELDS = ("reason", "fulfilmentId", "lines", "amount", "paymentId", "trackingId")
+# Compensations leave the status alone; the view records that each one has happened, so none runs twice.
+_DONE_FLAGS = {EventType.INVENTORY_RELEASED: "inventoryReleased", EventType.PAYMENT_REFUNDED: "paymentRefunded"}
 
 
 def order_id_for(customer_id: str, idempotency_key: str) -> str:
@@ -57,10 +63,12 @@ def changes(event: DomainEvent) -> dict[str, Any]:
     changed: dict[str, Any] = {"version": event.version, "updatedAt": event.occurred_at}
     if event.type is EventType.ORDER_PLACED:
         changed |= {"orderId": event.order_id, "createdAt": event.occurred_at, **event.data}
+    else:
+        changed |= {name: event.data[name] for name in _VIEW_FIELDS if name in event.data}
     if event.type in STATUS_AFTER:
         changed["status"] = STATUS_AFTER[event.type].value
-    if "reason" in event.data:
-        changed["reason"] = event.data["reason"]
+    if event.type in _DONE_FLAGS:
+        changed[_DONE_FLAGS[event.type]] = True
     return changed
 
 
@@ -96,6 +104,22 @@ class Order:
     def version(self) -> int:
         return int(self.view["version"])
 
+    @property
+    def fulfilment_id(self) -> str | None:
+        """The state machine execution that fulfils this order, once its first step has claimed it."""
+        value = self.view.get("fulfilmentId")
+        return str(value) if value else None
+
+    def next_event(self, event_type: EventType, correlation_id: str, data: dict[str, Any]) -> DomainEvent:
+        """The event that follows this order's latest one."""
+        return DomainEvent(
+            type=event_type,
+            order_id=self.order_id,
+            version=self.version + 1,
+            correlation_id=correlation_id,
+            data=data,
+        )
+
 
 def order_placed(order_id: str, customer_id: str, details: dict[str, Any], correlation_id: str) -> DomainEvent:
     """The first event of every order. `details` holds items, shippingAddress and currency."""
@@ -114,10 +138,6 @@ def order_cancelled(order: Order, correlation_id: str) -> DomainEvent | None:
         return None
     if order.status not in CANCELLABLE:
         raise OrderConflict(f"order {order.order_id} is {order.status.value} and can no longer be cancelled")
-    return DomainEvent(
-        type=EventType.ORDER_CANCELLED,
-        order_id=order.order_id,
-        version=order.version + 1,
-        correlation_id=correlation_id,
-        data={"reason": "cancelled by customer"},
+    return order.next_event(
+        EventType.ORDER_CANCELLED, correlation_id, {"customerId": order.customer_id, "reason": "cancelled by customer"}
     )

@@ -1,0 +1,50 @@
+"""Payment events queue -> payment ledger, event store and the fulfilment execution waiting on the payment."""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orders.config import Setting, setting
+from orders.event_store import EventStore
+from orders.payment_events import PaymentSettler, Settlement, TaskCallbacks
+from orders.payments import PaymentLedger, SandboxPaymentProvider
+from orders.webhook import PaymentWebhook
+
+logger = Logger()
+dynamodb = boto3.client("dynamodb")
+states = boto3.client("stepfunctions")
+settler = PaymentSettler(
+    EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE)),
+    PaymentLedger(dynamodb, setting(Setting.PAYMENTS_TABLE)),
+    SandboxPaymentProvider(),  # refunds a payment captured too late; replace with your provider's adapter
+    TaskCallbacks(states),
+)
+# A FIFO queue: when one message of an order fails, its later ones in the batch are retried with it,
+# so an order's webhooks are always settled in the order they arrived. Other orders carry on.
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+# A batch whose every webhook came early is answered with all of them to retry, not with a function
+# error: it is expected, and must not fire the function's error alarm.
+processor.raise_on_entire_batch_failure = False
+
+
+def settle(record: SQSRecord) -> None:
+    delivery = PaymentWebhook.model_validate_json(record.body)
+    settlement = settler.settle(delivery)
+    log = logger.info if settlement is Settlement.RESUMED else logger.warning
+    log(
+        "payment webhook settled",
+        settlement=settlement.value,
+        webhook_id=delivery.id,
+        type=delivery.type,
+        order_id=delivery.data.order_id,
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=settle, processor=processor, context=context)

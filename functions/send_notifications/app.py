@@ -1,0 +1,54 @@
+"""Order outcome events (SQS, fed by the outcomes topic) -> one customer notification per event.
+
+A body that is not an outcome event fails its record alone; SQS redelivers it and, after the
+queue's maxReceiveCount, moves it to the dead-letter queue.
+"""
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orders.config import Setting, setting
+from orders.notifications import Notifier, OutcomeEvent, SandboxNotifier, notification_for, parse_outcome
+
+logger = Logger()
+metrics = Metrics()
+notifier: Notifier = SandboxNotifier(logger, metrics)
+processor = BatchProcessor(event_type=EventType.SQS)
+# SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event".
+idempotency = IdempotencyConfig(
+    event_key_jmespath="eventId", raise_on_no_idempotency_key=True, expires_after_seconds=24 * 60 * 60
+)
+persistence = DynamoDBPersistenceLayer(
+    table_name=setting(Setting.IDEMPOTENCY_TABLE), boto3_client=boto3.client("dynamodb")
+)
+
+
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator keeps the signature but is not typed
+    data_keyword_argument="outcome", config=idempotency, persistence_store=persistence
+)
+def notify_once(outcome: OutcomeEvent) -> dict[str, str]:
+    notification = notification_for(outcome)
+    notifier.send(notification)
+    return {"eventId": notification.event_id, "customerId": notification.customer_id, "subject": notification.subject}
+
+
+def notify(record: SQSRecord) -> None:
+    notify_once(outcome=parse_outcome(record.body))
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    idempotency.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=notify, processor=processor, context=context)

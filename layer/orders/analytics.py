@@ -1,0 +1,149 @@
+"""Sales analytics: completed orders and revenue per UTC day and currency, each order counted once.
+
+AnalyticsTable holds two kinds of item under one key, `id`:
+  daily#<YYYY-MM-DD>#<CURRENCY>  the counters: `orders` and `revenue` (minor units)
+  event#<eventId>                a marker: this event is counted; expires (TTL `expiresAt`) after MARKER_TTL
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+from botocore.exceptions import ClientError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from orders.dynamodb import from_item, to_item
+from orders.events import EventType
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Duplicates come from at-least-once delivery (SNS, SQS, outbox retries) within minutes or hours;
+# a week covers them with a wide margin. Replaying the bus archive further back counts again.
+MARKER_TTL = timedelta(days=7)
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class _Envelope(_Wire):
+    """The envelope fields analytics reads; any event type is accepted here and filtered after."""
+
+    event_id: Annotated[str, Field(min_length=1)]
+    type: str
+    occurred_at: AwareDatetime
+    data: dict[str, Any]
+
+
+class _SaleData(_Wire):
+    amount: Annotated[int, Field(ge=0, strict=True)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A completed order, as analytics counts it."""
+
+    event_id: str
+    day: date  # the UTC date the order completed
+    currency: str
+    amount: int  # minor units (cents)
+
+
+def sale_from(body: str) -> Sale | None:
+    """The sale an outcome event's JSON records; None for any event other than OrderCompleted.
+
+    Raises pydantic's ValidationError when `body` is not an event envelope, or is an
+    OrderCompleted without a valid amount and currency.
+    """
+    event = _Envelope.model_validate_json(body)
+    if event.type != EventType.ORDER_COMPLETED:
+        return None
+    data = _SaleData.model_validate(event.data)
+    return Sale(event.event_id, event.occurred_at.astimezone(UTC).date(), data.currency, data.amount)
+
+
+@dataclass(frozen=True)
+class DailyTotals:
+    day: date
+    currency: str
+    orders: int
+    revenue: int  # minor units
+
+
+def _counter_id(day: date, currency: str) -> str:
+    return f"daily#{day.isoformat()}#{currency}"
+
+
+class DailyCounters:
+    def __init__(self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time) -> None:
+        self._client = client
+        self._table_name = table_name
+        self._clock = clock
+
+    def record(self, sale: Sale) -> bool:
+        """Add `sale` to its day's counters; False when this event was already counted (nothing changes).
+
+        The marker and the increment are one transaction, so a crash between them cannot count
+        an order twice or lose it.
+        """
+        counter_id = _counter_id(sale.day, sale.currency)
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table_name,
+                            "Item": to_item(
+                                {
+                                    "id": f"event#{sale.event_id}",
+                                    "counter": counter_id,
+                                    "expiresAt": int(self._clock() + MARKER_TTL.total_seconds()),
+                                }
+                            ),
+                            "ConditionExpression": "attribute_not_exists(id)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table_name,
+                            "Key": {"id": {"S": counter_id}},
+                            "UpdateExpression": (
+                                "SET #day = :day, currency = :currency ADD orders :one, revenue :amount"
+                            ),
+                            "ExpressionAttributeNames": {"#day": "day"},  # a reserved word
+                            "ExpressionAttributeValues": to_item(
+                                {
+                                    ":day": sale.day.isoformat(),
+                                    ":currency": sale.currency,
+                                    ":one": 1,
+                                    ":amount": sale.amount,
+                                }
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            # Reasons line up with TransactItems: the first is the marker's put.
+            reasons = error.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    def read(self, day: date, currency: str) -> DailyTotals:
+        """The counters of one day and currency; zero when nothing was sold."""
+        item = self._client.get_item(
+            TableName=self._table_name, Key={"id": {"S": _counter_id(day, currency)}}, ConsistentRead=True
+        ).get("Item")
+        counters = from_item(item) if item else {}
+        return DailyTotals(day, currency, int(counters.get("orders", 0)), int(counters.get("revenue", 0)))

@@ -1,0 +1,50 @@
+"""Every event source mapping of the template (DynamoDB streams and SQS queues), delivered in-process.
+
+`settle` is how a flow runs to its end locally: it keeps delivering what streams and queues
+hold while state machine executions work in their own threads, until the condition holds and
+a last round finds nothing left to deliver.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from local_cloud.provision import Cloud
+from local_cloud.queues import QueueMapping
+from local_cloud.streams import StreamMapping
+
+POLL_SECONDS = 0.05
+
+
+class EventSources:
+    def __init__(self, cloud: Cloud) -> None:
+        self.streams: list[StreamMapping] = []
+        self.queues: list[QueueMapping] = []
+        for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values():
+            properties = cloud.template.resolve(spec["Properties"])
+            function = cloud.functions.by_name(str(properties["FunctionName"]))
+            if function is None:
+                continue
+            if ":dynamodb:" in properties["EventSourceArn"]:
+                self.streams.append(StreamMapping.from_template(cloud, function))
+            elif ":sqs:" in properties["EventSourceArn"]:
+                self.queues.append(QueueMapping.from_template(cloud, function))
+
+    def deliver(self) -> int:
+        """One pass over every mapping; returns how many invocations it made."""
+        invocations = sum(len(stream.deliver()) for stream in self.streams)
+        return invocations + sum(len(queue.deliver()) for queue in self.queues)
+
+    def settle(self, until: Callable[[], Any] = lambda: True, timeout_seconds: float = 30) -> None:
+        """Deliver until `until()` is true and nothing is left to deliver; TimeoutError past the deadline."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            delivered = self.deliver()
+            if not delivered and until():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not settled after {timeout_seconds}s (waiting for {until.__name__})")
+            if not delivered:
+                time.sleep(POLL_SECONDS)

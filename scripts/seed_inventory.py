@@ -1,0 +1,46 @@
+"""Put the stock of seed/inventory.json into the inventory table: `make seed` (deployed) or the local cloud.
+
+Usage: python -m scripts.seed_inventory --stack <stack name> | --table <InventoryTable name>
+Prices are in minor units (cents). Seeding again resets each SKU's stock to the file's figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import boto3
+
+from orders.inventory import Inventory
+
+SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "inventory.json"
+
+
+def seed_inventory(inventory: Inventory, path: Path = SEED_FILE) -> int:
+    """Write every SKU of the seed file; returns how many."""
+    stock = json.loads(path.read_text())
+    for item in stock:
+        inventory.put_stock(item["sku"], int(item["available"]), int(item["unitPrice"]))
+    return len(stock)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--table", help="the InventoryTable's name")
+    target.add_argument("--stack", help="a deployed stack: its InventoryTableName output names the table")
+    parser.add_argument("--file", type=Path, default=SEED_FILE)
+    arguments = parser.parse_args()
+    table = arguments.table or _table_of_stack(arguments.stack)
+    count = seed_inventory(Inventory(boto3.client("dynamodb"), table), arguments.file)
+    print(f"seeded {count} SKUs into {table}")
+
+
+def _table_of_stack(stack: str) -> str:
+    [description] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    return next(o["OutputValue"] for o in description["Outputs"] if o["OutputKey"] == "InventoryTableName")
+
+
+if __name__ == "__main__":
+    main()
