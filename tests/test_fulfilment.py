@@ -92,8 +92,16 @@ class Shop:
             and self.status(order_id) == "AWAITING_PAYMENT"
         )
 
+    def view(self, order_id: str) -> dict[str, Any]:
+        """The order as its stored events say it is (the read model may lag behind)."""
+        return Order.from_events(stored_events(self.cloud, order_id)).view
+
     def status(self, order_id: str) -> str:
-        return str(stored_order_view(self.cloud, order_id)["status"])
+        return str(self.view(order_id)["status"])
+
+    def payment_state(self, order_id: str) -> PaymentState | None:
+        payment = self.payments.get(order_id)
+        return payment.state if payment else None
 
     def run_until_finished(self, order_id: str) -> dict[str, Any]:
         self.sources.settle(until=lambda: self.finished(order_id))
@@ -106,10 +114,6 @@ class Shop:
 
     def published(self, order_id: str) -> list[str]:
         return [event["detail-type"] for event in self.bus.drain() if event["detail"]["orderId"] == order_id]
-
-
-def stored_order_view(cloud: Cloud, order_id: str) -> dict[str, Any]:
-    return Order.from_events(stored_events(cloud, order_id)).view
 
 
 @pytest.fixture
@@ -161,7 +165,7 @@ def test_an_order_for_more_than_the_stock_fails_and_takes_nothing(shop: Shop) ->
     execution = shop.run_until_finished(order_id)
 
     assert execution["status"] == "SUCCEEDED"  # a business failure is compensated, not an execution failure
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("FAILED", "not enough stock for SKU-SOLD-OUT")
     assert shop.stock() == SEEDED
     assert shop.payments.get(order_id) is None
@@ -174,11 +178,9 @@ def test_a_declined_card_releases_the_stock_and_fails_the_order(shop: Shop) -> N
 
     shop.run_until_finished(order_id)
 
-    assert stored_order_view(shop.cloud, order_id)["status"] == "FAILED"
+    assert shop.view(order_id)["status"] == "FAILED"
     assert shop.stock() == SEEDED
-    payment = shop.payments.get(order_id)
-    assert payment is not None
-    assert payment.state is PaymentState.DECLINED
+    assert shop.payment_state(order_id) is PaymentState.DECLINED
     expected = ["OrderPlaced", "InventoryReserved", "InventoryReleased", "OrderFailed"]
     assert events_of(shop.cloud, order_id) == expected
     assert shop.published(order_id) == expected
@@ -192,12 +194,10 @@ def test_a_payment_the_provider_fails_later_is_compensated(shop: Shop) -> None:
     shop.run_until_finished(order_id)
 
     # moto's SendTaskFailure drops the cause ("card expired"), so the reason is the error's own.
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("FAILED", "the payment was declined")
     assert shop.stock() == SEEDED
-    payment = shop.payments.get(order_id)
-    assert payment is not None
-    assert payment.state is PaymentState.DECLINED
+    assert shop.payment_state(order_id) is PaymentState.DECLINED
     assert events_of(shop.cloud, order_id) == [
         "OrderPlaced",
         "InventoryReserved",
@@ -213,7 +213,7 @@ def test_a_payment_that_never_arrives_times_out_and_is_compensated(impatient_sho
 
     shop.run_until_finished(order_id)
 
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("FAILED", "no payment outcome arrived in time")
     assert shop.stock() == SEEDED
     expected = ["OrderPlaced", "InventoryReserved", "PaymentRequested", "InventoryReleased", "OrderFailed"]
@@ -223,10 +223,8 @@ def test_a_payment_that_never_arrives_times_out_and_is_compensated(impatient_sho
     shop.pay(order_id, PaymentWebhookType.SUCCEEDED)
     shop.sources.settle()
     assert events_of(shop.cloud, order_id) == [*expected, "PaymentRefunded"]
-    payment = shop.payments.get(order_id)
-    assert payment is not None
-    assert payment.state is PaymentState.REFUNDED
-    assert stored_order_view(shop.cloud, order_id)["status"] == "FAILED"
+    assert shop.payment_state(order_id) is PaymentState.REFUNDED
+    assert shop.view(order_id)["status"] == "FAILED"
 
 
 def test_an_address_the_carrier_refuses_refunds_then_releases(shop: Shop) -> None:
@@ -237,12 +235,10 @@ def test_an_address_the_carrier_refuses_refunds_then_releases(shop: Shop) -> Non
     shop.pay(order_id, PaymentWebhookType.SUCCEEDED)
     shop.run_until_finished(order_id)
 
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("FAILED", "the carrier does not deliver to AQ")
     assert shop.stock() == SEEDED
-    payment = shop.payments.get(order_id)
-    assert payment is not None
-    assert payment.state is PaymentState.REFUNDED
+    assert shop.payment_state(order_id) is PaymentState.REFUNDED
     expected = [
         "OrderPlaced",
         "InventoryReserved",
@@ -264,7 +260,7 @@ def test_cancelling_while_awaiting_payment_resumes_the_saga_to_compensate(shop: 
     shop.run_until_finished(order_id)
 
     assert response["statusCode"] == 200
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("CANCELLED", "cancelled by customer")
     assert shop.stock() == SEEDED
     expected = ["OrderPlaced", "InventoryReserved", "PaymentRequested", "OrderCancelled", "InventoryReleased"]
@@ -358,7 +354,7 @@ def test_the_reconciler_expires_a_stuck_order_stops_its_saga_and_compensates_twi
     assert execution is not None
     assert stopped == [execution["executionArn"]] * len(stopped)
     assert 1 <= len(stopped) <= 2  # once per run that found the order overdue
-    view = stored_order_view(shop.cloud, order_id)
+    view = shop.view(order_id)
     assert (view["status"], view["reason"]) == ("EXPIRED", "not fulfilled before its deadline")
     assert shop.stock() == SEEDED
     expected = ["OrderPlaced", "InventoryReserved", "PaymentRequested", "OrderExpired", "InventoryReleased"]

@@ -4,11 +4,11 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import saga
 from orders.config import Setting, setting
 from orders.event_store import EventStore
+from orders.order import Order
 from orders.shipping import SandboxShippingProvider
 
 logger = Logger()
@@ -18,9 +18,6 @@ shipping = SandboxShippingProvider()  # replace with your carrier's adapter
 
 
 @logger.inject_lambda_context(clear_state=True)
-@saga.retry_transient_errors
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step = saga.Step.from_event(event)
-    logger.append_keys(order_id=step.order_id, fulfilment_id=step.fulfilment_id)
-    order = saga.arrange_shipment(store, shipping, step)
-    return {"orderId": order.order_id, "status": order.status.value, "version": order.version}
+@saga.step_handler(logger)
+def lambda_handler(step: saga.Step, event: dict[str, Any]) -> Order:
+    return saga.arrange_shipment(store, shipping, step)

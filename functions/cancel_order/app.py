@@ -20,12 +20,13 @@ from orders.config import Setting, setting
 from orders.event_store import EventStore
 from orders.order import OrderStatus
 from orders.payments import PaymentLedger
+from orders.task_tokens import TaskCallbacks
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
 store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
 ledger = PaymentLedger(dynamodb, setting(Setting.PAYMENTS_TABLE))
-states = boto3.client("stepfunctions")
+callbacks = TaskCallbacks(boto3.client("stepfunctions"))
 app = create_resolver()
 
 
@@ -37,7 +38,9 @@ app = create_resolver()
 def cancel_order(order_id: Annotated[str, Path(alias="orderId", max_length=64)]) -> OrderResponse:
     order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
     if order.status is OrderStatus.CANCELLED:
-        saga.stop_waiting_for_payment(ledger, states, order_id, error="OrderCancelled", cause="cancelled by customer")
+        saga.stop_waiting_for_payment(
+            ledger, callbacks, order_id, error="OrderCancelled", cause="cancelled by customer"
+        )
     return OrderResponse.model_validate(order.view)
 
 

@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.config import Setting, setting
 from orders.event_store import EventStore
-from orders.payment_events import PaymentSettler, Settlement, TaskCallbacks
+from orders.payment_events import PaymentSettler, Settlement
 from orders.payments import PaymentLedger, SandboxPaymentProvider
+from orders.task_tokens import TaskCallbacks
 from orders.webhook import PaymentWebhook
 
 logger = Logger()

@@ -144,8 +144,8 @@ class Inventory:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            if self.reservation(order_id):  # a concurrent attempt for this order won: same reservation
-                return self.reservation(order_id)
+            if won := self.reservation(order_id):  # a concurrent attempt for this order won: same reservation
+                return won
             if "ConditionalCheckFailed" in _cancellation_codes(error):
                 raise OutOfStock(f"not enough stock for {', '.join(sorted(wanted))}") from None
             raise TransientFailure(f"inventory transaction for order {order_id} was cancelled; retry") from error

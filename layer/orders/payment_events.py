@@ -10,24 +10,19 @@ idempotent, so a redelivered webhook changes nothing twice.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-from botocore.exceptions import ClientError
+from typing import TYPE_CHECKING
 
 from orders.commands import decide_and_append
 from orders.errors import PaymentDeclined, TransientFailure
 from orders.events import DomainEvent, EventType
 from orders.order import Order, OrderStatus
 from orders.payments import Payment, PaymentState
-from orders.saga import TASK_GONE_ERRORS, refund_payment
+from orders.saga import refund_payment
+from orders.task_tokens import TaskCallbacks
 from orders.webhook import PaymentWebhook, PaymentWebhookType
 
 if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
-
     from orders.event_store import EventStore
     from orders.payments import PaymentLedger, PaymentProvider
 
@@ -48,31 +43,6 @@ class Settlement(StrEnum):
     ALREADY_ENDED = "already ended"  # the payment had ended the other way: a late or contradicting webhook
     NO_PAYMENT = "no payment"  # an unknown order, or one that ended before its payment was requested
     OTHER_PAYMENT = "other payment"  # the webhook is not about the payment the order waits for
-
-
-class TaskCallbacks:
-    """Answers the Step Functions task waiting on a token (`.waitForTaskToken`)."""
-
-    def __init__(self, client: SFNClient) -> None:
-        self._client = client
-
-    def succeed(self, token: str, output: dict[str, Any]) -> bool:
-        """Resume the task with `output`; False when nobody waits on the token any more."""
-        return self._answer(lambda: self._client.send_task_success(taskToken=token, output=json.dumps(output)))
-
-    def fail(self, token: str, error: str, cause: str) -> bool:
-        """Fail the task with `error` (the name the saga catches); False when nobody waits on the token any more."""
-        return self._answer(lambda: self._client.send_task_failure(taskToken=token, error=error, cause=cause))
-
-    @staticmethod
-    def _answer(send: Callable[[], object]) -> bool:
-        try:
-            send()
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in TASK_GONE_ERRORS:
-                raise  # throttling and the like: the record is retried
-            return False
-        return True
 
 
 def payment_captured(order: Order, payment: Payment, correlation_id: str) -> DomainEvent | None:

@@ -55,11 +55,15 @@ def overdue_orders(client: DynamoDBClient, table: str, index: str, placed_before
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def _correlation_id(order_id: str) -> str:
+    return f"reconciler-{order_id}"
+
+
 def _expire(order: Order) -> DomainEvent | None:
     if order.status not in EXPIRABLE:
         return None
     data = {"customerId": order.customer_id, "reason": "not fulfilled before its deadline"}
-    return order.next_event(EventType.ORDER_EXPIRED, f"reconciler-{order.order_id}", data)
+    return order.next_event(EventType.ORDER_EXPIRED, _correlation_id(order.order_id), data)
 
 
 @dataclass
@@ -78,7 +82,7 @@ class Reconciler:
         # Expired now or by an earlier run: stopping and compensating again changes nothing.
         if order.fulfilment_id:
             self._stop(order.fulfilment_id)
-        correlation_id = f"reconciler-{order_id}"
+        correlation_id = _correlation_id(order_id)
         saga.refund_payment(self.store, self.ledger, self.provider, order_id, correlation_id)
         saga.release_inventory(self.store, self.inventory, order_id, correlation_id)
         return True

@@ -24,9 +24,10 @@ from orders.inventory import Inventory
 from orders.order import FINAL, Order, OrderStatus
 from orders.payments import Payment, PaymentLedger, PaymentProvider, PaymentState
 from orders.shipping import ShippingProvider
+from orders.task_tokens import TaskCallbacks
 
 if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
+    from aws_lambda_powertools import Logger
 
 # The order's path when all goes well; a step expects the order at its own point of it.
 _HAPPY_PATH = [
@@ -37,8 +38,6 @@ _HAPPY_PATH = [
     OrderStatus.SHIPPED,
     OrderStatus.COMPLETED,
 ]
-# Step Functions' answers when the execution no longer waits on a token: nothing left to resume.
-TASK_GONE_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 PAYMENT_TIMED_OUT = "PaymentTimedOut"
 
 
@@ -229,18 +228,14 @@ def fail_order(store: EventStore, step: Step, error: dict[str, Any]) -> Order:
 # ---------------------------------------------------------------- resuming a waiting execution
 
 
-def stop_waiting_for_payment(ledger: PaymentLedger, states: SFNClient, order_id: str, error: str, cause: str) -> bool:
+def stop_waiting_for_payment(
+    ledger: PaymentLedger, callbacks: TaskCallbacks, order_id: str, error: str, cause: str
+) -> bool:
     """Fail the payment task an execution waits on, so the saga compensates; False when nothing waits."""
     payment = ledger.get(order_id)
     if payment is None or payment.state is not PaymentState.REQUESTED or not payment.task_token:
         return False
-    try:
-        states.send_task_failure(taskToken=payment.task_token, error=error, cause=cause)
-    except ClientError as failure:
-        if failure.response["Error"]["Code"] in TASK_GONE_ERRORS:
-            return False
-        raise
-    return True
+    return callbacks.fail(payment.task_token, error, cause)
 
 
 # ---------------------------------------------------------------- what the state machine retries
@@ -258,18 +253,32 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
-def retry_transient_errors[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
-    """Turn throttling and service errors into TransientFailure, the error name the state machine retries."""
+StepWork = Callable[[Step, dict[str, Any]], Order]
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-    @functools.wraps(handler)
-    def step(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return handler(*args, **kwargs)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in _TRANSIENT_CODES:
+
+def step_handler(logger: Logger) -> Callable[[StepWork], LambdaHandler]:
+    """The Lambda side every step shares: read the Step, tag the logs, make transient errors retryable, answer.
+
+    Throttling and service errors become TransientFailure, the error name the state machine retries.
+    """
+
+    def wrap(work: StepWork) -> LambdaHandler:
+        @functools.wraps(work)
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            del context  # steps need nothing from it
+            step = Step.from_event(event)
+            logger.append_keys(order_id=step.order_id, fulfilment_id=step.fulfilment_id)
+            try:
+                order = work(step, event)
+            except ClientError as error:
+                if error.response["Error"]["Code"] in _TRANSIENT_CODES:
+                    raise TransientFailure(str(error)) from error
+                raise
+            except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
                 raise TransientFailure(str(error)) from error
-            raise
-        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as error:
-            raise TransientFailure(str(error)) from error
+            return {"orderId": order.order_id, "status": order.status.value, "version": order.version}
 
-    return step
+        return handler
+
+    return wrap
