@@ -41,8 +41,11 @@ class EventSources:
         """Deliver until `until()` is true and nothing is left to deliver; TimeoutError past the deadline."""
         deadline = time.monotonic() + timeout_seconds
         while True:
+            # Checked before delivering: what was written before the condition held is then delivered
+            # in this pass, so a step finishing mid-pass cannot leave its last events behind.
+            done = until()
             delivered = self.deliver()
-            if not delivered and until():
+            if done and not delivered:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not settled after {timeout_seconds}s (waiting for {until.__name__})")

@@ -28,7 +28,7 @@ from orders.payments import Payment, PaymentLedger, PaymentState, SandboxPayment
 from orders.webhook import PaymentWebhookType
 from scripts.seed_inventory import seed_inventory
 from scripts.send_webhook import Delivery, signed_delivery
-from tests.support import ALICE, ALICES_ORDER, item_count, sample_event, stored_events, with_header
+from tests.support import ALICE, ALICES_ORDER, item_count, sample_event, stored_events, webhook_secret, with_header
 
 ALICES_TOTAL = 2 * 1250 + 1 * 1800  # two mugs and a plate (seed/inventory.json), in cents
 NOT_A_TOKEN = "a-token-no-execution-waits-on"  # noqa: S105 - a task token, not a credential
@@ -95,9 +95,7 @@ class Payments:
         self.ledger = PaymentLedger(dynamodb, cloud.physical_id("PaymentsTable"))
         self._inventory = Inventory(dynamodb, cloud.physical_id("InventoryTable"))
         self._consumer = QueueMapping.from_template(cloud, function("ProcessPaymentEventsFunction"))
-        self._secret = boto3.client("secretsmanager").get_secret_value(
-            SecretId=cloud.physical_id("PaymentWebhookSecret")
-        )["SecretString"]
+        self._secret = webhook_secret(cloud)
         seed_inventory(self._inventory)
 
     def place(self) -> None:
@@ -407,3 +405,29 @@ def test_a_payment_captured_after_the_order_ended_with_no_execution_left_is_refu
     assert payments.payment().state is PaymentState.REFUNDED
     assert payments.event_types() == [*AWAITING, EventType.ORDER_CANCELLED, EventType.PAYMENT_REFUNDED]
     assert stored_events(payments.cloud, ALICES_ORDER)[-1].data["amount"] == ALICES_TOTAL
+
+
+def test_a_capture_arriving_while_the_saga_compensates_a_timed_out_wait_is_refunded(payments: Payments) -> None:
+    """The wait timed out; RefundPayment ran before the webhook came, but the order has not failed yet."""
+    payments.awaiting_payment(NOT_A_TOKEN)  # the token is gone with the timed-out wait
+    saga.refund_payment(payments.store, payments.ledger, SandboxPaymentProvider(), ALICES_ORDER, "test-correlation")
+    assert payments.payment().state is PaymentState.ABANDONED
+
+    payments.webhook(payments.delivery(PaymentWebhookType.SUCCEEDED))
+    invocations = payments.consume()
+
+    assert acknowledged(invocations)
+    assert payments.payment().state is PaymentState.REFUNDED
+    assert payments.event_types() == [*AWAITING, EventType.PAYMENT_REFUNDED]
+
+
+def test_a_capture_settled_just_before_the_compensation_is_refunded_by_the_compensation(payments: Payments) -> None:
+    """The other order of the same race: the webhook wins, then RefundPayment finds a captured payment."""
+    payments.awaiting_payment(NOT_A_TOKEN)
+    payments.webhook(payments.delivery(PaymentWebhookType.SUCCEEDED))
+    payments.consume()
+
+    saga.refund_payment(payments.store, payments.ledger, SandboxPaymentProvider(), ALICES_ORDER, "test-correlation")
+
+    assert payments.payment().state is PaymentState.REFUNDED
+    assert payments.event_types() == [*AWAITING, EventType.PAYMENT_CAPTURED, EventType.PAYMENT_REFUNDED]

@@ -3,8 +3,8 @@
 The fulfilment saga's RequestPayment step left a task token in the payment ledger and waits.
 A webhook (orders/webhook.py) later says how the payment ended; settling it here records that in
 the ledger, appends PaymentCaptured when the order still awaits payment, and tells the waiting
-execution. A payment captured after its order ended (cancelled, expired, or failed when the wait
-timed out) is refunded here: no execution is left to do it. Every step is conditional or
+execution. A payment captured after the saga stopped waiting for it (the order was cancelled or
+expired, or the wait timed out) is refunded here: no execution is left to do it. Every step is conditional or
 idempotent, so a redelivered webhook changes nothing twice.
 """
 
@@ -39,7 +39,7 @@ class Settlement(StrEnum):
 
     RESUMED = "resumed"  # the ledger is settled and the waiting execution has the outcome
     NOT_WAITED_ON = "not waited on"  # settled, but no execution waits any more (a redelivery, or it timed out)
-    REFUNDED = "refunded"  # captured after the order ended unpaid, with no execution left: given back
+    REFUNDED = "refunded"  # captured after the saga stopped waiting for it: given back
     ALREADY_ENDED = "already ended"  # the payment had ended the other way: a late or contradicting webhook
     NO_PAYMENT = "no payment"  # an unknown order, or one that ended before its payment was requested
     OTHER_PAYMENT = "other payment"  # the webhook is not about the payment the order waits for
@@ -103,7 +103,11 @@ class PaymentSettler:
     def _captured(self, order_id: str, correlation_id: str) -> Settlement:
         payment = self._ledger.settle(order_id, PaymentState.CAPTURED)
         if payment is None:
-            return Settlement.ALREADY_ENDED
+            if self._ledger.capture_abandoned(order_id) is None:
+                return Settlement.ALREADY_ENDED
+            # The saga gave up on this payment before it was captured: nobody will refund it but us.
+            refund_payment(self._store, self._ledger, self._provider, order_id, correlation_id)
+            return Settlement.REFUNDED
         order = decide_and_append(self._store, order_id, lambda order: payment_captured(order, payment, correlation_id))
         output = {"paymentId": payment.payment_id, "amount": payment.amount}
         if payment.task_token and self._callbacks.succeed(payment.task_token, output):

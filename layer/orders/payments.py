@@ -26,6 +26,9 @@ class PaymentState(StrEnum):
     CAPTURED = "CAPTURED"
     DECLINED = "DECLINED"
     REFUNDED = "REFUNDED"
+    # The saga stopped waiting (timeout, cancel, expiry) before the provider answered:
+    # a capture arriving now is unwanted and is refunded on arrival (orders/payment_events.py).
+    ABANDONED = "ABANDONED"
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,14 @@ class PaymentLedger:
         Returns None when there is no such payment or it already ended differently.
         """
         return self._transition(order_id, {PaymentState.REQUESTED, outcome}, outcome)
+
+    def abandon(self, order_id: str) -> Payment | None:
+        """Stop waiting for a requested payment; None when it has already ended (its webhook won the race)."""
+        return self._transition(order_id, {PaymentState.REQUESTED}, PaymentState.ABANDONED)
+
+    def capture_abandoned(self, order_id: str) -> Payment | None:
+        """Record a capture nobody waits for any more, so that it can be refunded; None unless abandoned."""
+        return self._transition(order_id, {PaymentState.ABANDONED}, PaymentState.CAPTURED)
 
     def mark_refunded(self, order_id: str) -> Payment | None:
         return self._transition(order_id, {PaymentState.CAPTURED, PaymentState.REFUNDED}, PaymentState.REFUNDED)

@@ -155,9 +155,13 @@ def complete_order(store: EventStore, step: Step) -> Order:
 def refund_payment(
     store: EventStore, ledger: PaymentLedger, provider: PaymentProvider, order_id: str, correlation_id: str
 ) -> Order:
-    """Give back a captured payment, once; nothing to do when nothing was captured."""
+    """Give back a captured payment, once; a payment still pending is abandoned, so a late capture is refunded."""
     payment = ledger.get(order_id)
     order = load_order(store, order_id)
+    if payment is not None and payment.state is PaymentState.REQUESTED:
+        if ledger.abandon(order_id) is not None:
+            return order
+        payment = ledger.get(order_id)  # its webhook settled it meanwhile: refund if it was captured
     if payment is None or payment.state not in {PaymentState.CAPTURED, PaymentState.REFUNDED}:
         return order
     if not order.view.get("paymentRefunded"):
