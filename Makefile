@@ -64,7 +64,7 @@ bench: build ## Cold init, AWS calls per request and code size, per function (AR
 	$(BIN)/python -m scripts.bench $(ARGS)
 
 openapi: install ## Regenerate openapi.json from the API functions' resolvers
-	$(BIN)/python -m scripts.openapi
+	PYTHONPATH=layer $(BIN)/python -m scripts.openapi
 
 schemas: install ## Copy schemas/*.json into the template's schema registry resources
 	$(BIN)/python -m scripts.sync_schemas

@@ -46,6 +46,7 @@ class Template:
     parameters: dict[str, Any]
     mappings: dict[str, Any]
     conditions: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)  # key -> value, intrinsics unresolved
     physical_ids: dict[str, Any] = field(default_factory=dict)  # what !Ref gives, per logical id
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict)  # what !GetAtt gives
 
@@ -67,6 +68,7 @@ class Template:
             parameters=parameters,
             mappings=translated.get("Mappings", {}),
             conditions=translated.get("Conditions", {}),
+            outputs={key: output["Value"] for key, output in translated.get("Outputs", {}).items()},
         )
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:

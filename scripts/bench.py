@@ -312,7 +312,7 @@ def print_cold_init(samples: dict[str, Samples], runs: int) -> None:
     baseline_cpu = statistics.median(samples[BASELINE].cpu)
     print(f"  median of {runs} runs (after 1 warm-up round), subjects interleaved; ms of the whole child process")
     print(
-        f"  {'subject':<26} {'wall ms':>8} {'min-max':>11} {'cpu ms':>7}"
+        f"  {'subject':<30} {'wall ms':>8} {'min-max':>11} {'cpu ms':>7}"
         f" {'wall/base':>10} {'cpu/base':>9}   target wall/base <= {COLD_INIT_RATIO_TARGET:.2f}"
     )
     for name, figures in samples.items():
@@ -320,7 +320,7 @@ def print_cold_init(samples: dict[str, Samples], runs: int) -> None:
         spread = f"{min(figures.wall) * 1000:.0f}-{max(figures.wall) * 1000:.0f}"
         judged = "" if name == BASELINE else verdict(ratios[name] <= COLD_INIT_RATIO_TARGET)
         print(
-            f"  {name:<26} {wall * 1000:>8.0f} {spread:>11} {cpu * 1000:>7.0f}"
+            f"  {name:<30} {wall * 1000:>8.0f} {spread:>11} {cpu * 1000:>7.0f}"
             f" {ratios[name]:>10.2f} {cpu / baseline_cpu:>9.2f}   {judged}"
         )
 
@@ -468,12 +468,12 @@ def zipped_size(folder: Path) -> PackageSize:
 
 
 def print_package_sizes(ids: list[str], layer: Path) -> None:
-    print(f"  {'package':<26} {'files':>6} {'raw KB':>9} {'zip KB':>8}   target zip <= {FUNCTION_ZIP_KB_TARGET} KB")
+    print(f"  {'package':<30} {'files':>6} {'raw KB':>9} {'zip KB':>8}   target zip <= {FUNCTION_ZIP_KB_TARGET} KB")
     for name, folder in [*((logical_id, built_function(logical_id)) for logical_id in ids), (layer.name, layer)]:
         size = zipped_size(folder)
         zipped_kb = size.zipped_bytes / 1024
         judged = "(layer: for information)" if folder == layer else verdict(zipped_kb <= FUNCTION_ZIP_KB_TARGET)
-        print(f"  {name:<26} {size.files:>6} {size.raw_bytes / 1024:>9.1f} {zipped_kb:>8.1f}   {judged}")
+        print(f"  {name:<30} {size.files:>6} {size.raw_bytes / 1024:>9.1f} {zipped_kb:>8.1f}   {judged}")
 
 
 # ---------------------------------------------------------------- output

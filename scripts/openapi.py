@@ -14,6 +14,7 @@ from typing import Any
 from local_cloud.functions import load_function
 from local_cloud.provision import Cloud, in_process_cloud
 from local_cloud.template import ROOT, Template
+from orders import webhook
 
 OPENAPI_PATH = ROOT / "openapi.json"
 API_LOGICAL_ID = "OrdersApi"
@@ -38,9 +39,18 @@ def _function_document(cloud: Cloud, logical_id: str) -> dict[str, Any]:
     schema = app.get_openapi_schema(
         title="Orders API",
         version="1.0.0",
-        description="Place, cancel, read and list orders. Every call needs a Cognito ID token.",
+        description=(
+            "Place, cancel, read and list orders with a Cognito ID token; "
+            "the payment provider's webhook is signed instead (see orders/webhook.py)."
+        ),
         security_schemes={
-            "cognito": {"type": "apiKey", "name": "Authorization", "in": "header", "description": "Cognito ID token"}
+            "cognito": {"type": "apiKey", "name": "Authorization", "in": "header", "description": "Cognito ID token"},
+            "webhookSignature": {
+                "type": "apiKey",
+                "name": webhook.SIGNATURE_HEADER,
+                "in": "header",
+                "description": 'v1=<hex HMAC-SHA256 of "<Webhook-Timestamp>.<body>"> with the shared webhook secret',
+            },
         },
         security=[{"cognito": []}],
     )

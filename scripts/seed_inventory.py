@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 
 from orders.inventory import Inventory
+from scripts.stack_outputs import stack_outputs
 
 SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "inventory.json"
 
@@ -32,14 +33,9 @@ def main() -> None:
     target.add_argument("--stack", help="a deployed stack: its InventoryTableName output names the table")
     parser.add_argument("--file", type=Path, default=SEED_FILE)
     arguments = parser.parse_args()
-    table = arguments.table or _table_of_stack(arguments.stack)
+    table = arguments.table or stack_outputs(arguments.stack)["InventoryTableName"]
     count = seed_inventory(Inventory(boto3.client("dynamodb"), table), arguments.file)
     print(f"seeded {count} SKUs into {table}")
-
-
-def _table_of_stack(stack: str) -> str:
-    [description] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    return next(o["OutputValue"] for o in description["Outputs"] if o["OutputKey"] == "InventoryTableName")
 
 
 if __name__ == "__main__":

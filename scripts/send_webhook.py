@@ -28,6 +28,7 @@ import boto3
 
 from orders.payments import PaymentLedger, sandbox_payment_id
 from orders.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, PaymentWebhookType, sign
+from scripts.stack_outputs import stack_outputs
 
 WEBHOOK_PATH = "/webhooks/payments"
 OUTCOMES = {"succeeded": PaymentWebhookType.SUCCEEDED, "failed": PaymentWebhookType.FAILED}
@@ -85,11 +86,6 @@ def post(api_url: str, delivery: Delivery) -> tuple[int, str]:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
-
-
-def stack_outputs(stack: str) -> dict[str, str]:
-    [description] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in description.get("Outputs", [])}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -9,6 +9,7 @@ import pytest
 
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import FAKE_CREDENTIALS, Cloud, in_process_cloud
+from local_cloud.queues import QueueMapping
 from local_cloud.streams import StreamMapping
 
 
@@ -47,3 +48,15 @@ def project(cloud: Cloud, function: Callable[[str], LocalFunction]) -> Callable[
 def publish(cloud: Cloud, function: Callable[[str], LocalFunction]) -> Callable[[], list[Any]]:
     """Delivers new event-store stream records to the outbox publisher."""
     return StreamMapping.from_template(cloud, function("PublishEventsFunction")).deliver
+
+
+@pytest.fixture
+def notifications(cloud: Cloud, function: Callable[[str], LocalFunction]) -> QueueMapping:
+    """Delivers NotificationsQueue to its consumer, as its template mapping would."""
+    return QueueMapping.from_template(cloud, function("SendNotificationsFunction"))
+
+
+@pytest.fixture
+def analytics(cloud: Cloud, function: Callable[[str], LocalFunction]) -> QueueMapping:
+    """Delivers AnalyticsQueue to its consumer."""
+    return QueueMapping.from_template(cloud, function("RecordAnalyticsFunction"))

@@ -22,6 +22,19 @@ def stored_events(cloud: Cloud, order_id: str) -> list[DomainEvent]:
     return EventStore(boto3.client("dynamodb"), cloud.physical_id("EventStoreTable")).load(order_id)
 
 
+def webhook_secret(cloud: Cloud) -> str:
+    """The signing secret the cloud generated for PaymentWebhookSecret, as the provider would hold it."""
+    secrets = boto3.client("secretsmanager")
+    return str(secrets.get_secret_value(SecretId=cloud.physical_id("PaymentWebhookSecret"))["SecretString"])
+
+
+def enqueue(cloud: Cloud, queue_logical_id: str, *bodies: str) -> list[str]:
+    """Puts bodies on a queue as its SNS subscription would (raw delivery); returns the message ids."""
+    sqs = boto3.client("sqs")
+    url = cloud.physical_id(queue_logical_id)
+    return [sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"] for body in bodies]
+
+
 def item_count(cloud: Cloud, table_logical_id: str) -> int:
     return int(boto3.client("dynamodb").scan(TableName=cloud.physical_id(table_logical_id), Select="COUNT")["Count"])
 

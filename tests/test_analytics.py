@@ -18,7 +18,7 @@ from local_cloud.queues import QueueMapping
 from orders.analytics import MARKER_TTL, DailyCounters, DailyTotals, Sale, sale_from
 from orders.dynamodb import from_item
 from orders.events import DomainEvent, EventType
-from tests.support import ALICE, item_count, sample_event
+from tests.support import ALICE, enqueue, item_count, sample_event
 
 
 def completed(occurred_at: str, amount: int, currency: str = "EUR") -> DomainEvent:
@@ -39,20 +39,8 @@ def ended(event_type: EventType) -> DomainEvent:
 
 
 @pytest.fixture
-def analytics(cloud: Cloud, function: Callable[[str], LocalFunction]) -> QueueMapping:
-    return QueueMapping.from_template(cloud, function("RecordAnalyticsFunction"))
-
-
-@pytest.fixture
 def counters(cloud: Cloud) -> DailyCounters:
     return DailyCounters(boto3.client("dynamodb"), cloud.physical_id("AnalyticsTable"))
-
-
-def enqueue(cloud: Cloud, *bodies: str) -> list[str]:
-    """Puts bodies on AnalyticsQueue as the outcomes topic would (raw delivery); returns the message ids."""
-    sqs = boto3.client("sqs")
-    url = cloud.physical_id("AnalyticsQueue")
-    return [sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"] for body in bodies]
 
 
 def body(event: DomainEvent) -> str:
@@ -98,6 +86,7 @@ def test_revenue_is_counted_per_day_and_currency(
 ) -> None:
     enqueue(
         cloud,
+        "AnalyticsQueue",
         body(completed("2026-11-21T08:00:00.000Z", 1000)),
         body(completed("2026-11-21T18:00:00.000Z", 2500)),
         body(completed("2026-11-21T09:00:00.000Z", 700, currency="USD")),
@@ -120,9 +109,9 @@ def test_a_duplicate_does_not_inflate_the_counters(
     cloud: Cloud, analytics: QueueMapping, counters: DailyCounters
 ) -> None:
     event = completed("2026-11-22T10:00:00.000Z", 2599)
-    enqueue(cloud, body(event), body(event))  # delivered twice in one batch
+    enqueue(cloud, "AnalyticsQueue", body(event), body(event))  # delivered twice in one batch
     first = analytics.deliver()
-    enqueue(cloud, body(event))  # and once more, later
+    enqueue(cloud, "AnalyticsQueue", body(event))  # and once more, later
     again = analytics.deliver()
 
     assert [invocation.failed for invocation in first + again] == [(), ()]
@@ -147,7 +136,13 @@ def test_the_marker_expires_after_its_ttl(cloud: Cloud) -> None:
 
 def test_outcomes_other_than_completed_are_acknowledged_and_ignored(cloud: Cloud, analytics: QueueMapping) -> None:
     placed = DomainEvent(type=EventType.ORDER_PLACED, order_id="order-1", version=1, correlation_id="c", data={})
-    enqueue(cloud, body(ended(EventType.ORDER_FAILED)), body(ended(EventType.ORDER_CANCELLED)), body(placed))
+    enqueue(
+        cloud,
+        "AnalyticsQueue",
+        body(ended(EventType.ORDER_FAILED)),
+        body(ended(EventType.ORDER_CANCELLED)),
+        body(placed),
+    )
 
     invocations = analytics.deliver()
 
@@ -159,7 +154,7 @@ def test_an_unreadable_sale_ends_in_the_dead_letter_queue_and_the_rest_is_counte
     cloud: Cloud, analytics: QueueMapping, counters: DailyCounters
 ) -> None:
     poison = json.dumps({**completed("2026-11-22T10:00:00.000Z", 100).envelope(), "data": {"currency": "EUR"}})
-    _, poison_id = enqueue(cloud, body(completed("2026-11-22T11:00:00.000Z", 300)), poison)
+    _, poison_id = enqueue(cloud, "AnalyticsQueue", body(completed("2026-11-22T11:00:00.000Z", 300)), poison)
 
     invocations = analytics.deliver()
 

@@ -23,7 +23,7 @@ from orders.payments import PaymentLedger, PaymentState
 from orders.webhook import PaymentWebhookType
 from scripts.seed_inventory import seed_inventory
 from scripts.send_webhook import signed_delivery
-from tests.support import ALICE, ALICES_ORDER, body, sample_event, stored_events, with_header
+from tests.support import ALICE, ALICES_ORDER, body, sample_event, stored_events, webhook_secret, with_header
 
 SEEDED = {"SKU-RED-MUG": 100, "SKU-BLUE-PLATE": 50}  # seed/inventory.json, for the SKUs of place_order/valid.json
 ALICES_TOTAL = 2 * 1250 + 1 * 1800  # two mugs and a plate, in cents
@@ -58,9 +58,7 @@ class Shop:
 
     def pay(self, order_id: str, outcome: PaymentWebhookType) -> None:
         """The provider's webhook, signed with the stack's secret, through the real API function."""
-        secret = boto3.client("secretsmanager").get_secret_value(
-            SecretId=self.cloud.physical_id("PaymentWebhookSecret")
-        )["SecretString"]
+        secret = webhook_secret(self.cloud)
         payment = self.payments.get(order_id)
         assert payment is not None
         delivery = signed_delivery(secret, order_id, outcome, payment.amount, payment.currency, reason="card expired")

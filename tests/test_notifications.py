@@ -22,7 +22,7 @@ from orders.analytics import DailyCounters, sale_from
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
 from orders.notifications import Notification, SandboxNotifier, format_amount, notification_for, parse_outcome
-from tests.support import ALICE, BOB
+from tests.support import ALICE, BOB, enqueue
 
 OUTCOME_DATA: dict[EventType, dict[str, Any]] = {
     EventType.ORDER_COMPLETED: {"customerId": ALICE, "amount": 2599, "currency": "EUR"},
@@ -61,18 +61,6 @@ def notifier(function: Callable[[str], LocalFunction], monkeypatch: pytest.Monke
     recording = RecordingNotifier()
     monkeypatch.setattr(function("SendNotificationsFunction").module, "notifier", recording)
     return recording
-
-
-@pytest.fixture
-def notifications(cloud: Cloud, function: Callable[[str], LocalFunction]) -> QueueMapping:
-    return QueueMapping.from_template(cloud, function("SendNotificationsFunction"))
-
-
-def enqueue(cloud: Cloud, *bodies: str) -> list[str]:
-    """Puts bodies on NotificationsQueue as the outcomes topic would (raw delivery); returns the message ids."""
-    sqs = boto3.client("sqs")
-    url = cloud.physical_id("NotificationsQueue")
-    return [sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"] for body in bodies]
 
 
 def bodies_in(cloud: Cloud, queue_logical_id: str) -> list[str]:
@@ -170,7 +158,7 @@ def test_every_outcome_notifies_its_customer_and_leaves_the_queue(
 ) -> None:
     events = [outcome(event_type, order_id=f"order-{i}") for i, event_type in enumerate(OUTCOME_DATA)]
     events.append(outcome(EventType.ORDER_COMPLETED, order_id="order-bob", customerId=BOB))
-    enqueue(cloud, *(json.dumps(event.envelope()) for event in events))
+    enqueue(cloud, "NotificationsQueue", *(json.dumps(event.envelope()) for event in events))
 
     invocations = notifications.deliver()
 
@@ -184,9 +172,9 @@ def test_a_redelivered_event_notifies_once(
     cloud: Cloud, notifications: QueueMapping, notifier: RecordingNotifier
 ) -> None:
     body = json.dumps(outcome(EventType.ORDER_COMPLETED).envelope())
-    enqueue(cloud, body, body)  # SNS delivers at least once: the same event, twice in one batch
+    enqueue(cloud, "NotificationsQueue", body, body)  # SNS delivers at least once: the same event, twice in one batch
     first = notifications.deliver()
-    enqueue(cloud, body)  # and once more, later
+    enqueue(cloud, "NotificationsQueue", body)  # and once more, later
     again = notifications.deliver()
 
     assert [invocation.failed for invocation in first + again] == [(), ()]
@@ -199,7 +187,7 @@ def test_a_poison_record_fails_alone_and_ends_in_the_dead_letter_queue(
 ) -> None:
     valid = [json.dumps(outcome(event_type).envelope()) for event_type in OUTCOME_DATA]
     poison = json.dumps({**outcome(EventType.ORDER_COMPLETED).envelope(), "type": "OrderShipped"})
-    *valid_ids, poison_id = enqueue(cloud, *valid, poison)
+    *valid_ids, poison_id = enqueue(cloud, "NotificationsQueue", *valid, poison)
 
     invocations = notifications.deliver()
 
@@ -221,7 +209,7 @@ def test_when_every_record_fails_nothing_is_lost(
         json.dumps({"type": "OrderCompleted"}),
         json.dumps({**outcome(EventType.ORDER_COMPLETED).envelope(), "data": {}}),
     ]
-    enqueue(cloud, *poison)
+    enqueue(cloud, "NotificationsQueue", *poison)
 
     invocations = notifications.deliver()
 
@@ -237,7 +225,7 @@ def test_a_send_that_failed_is_retried_and_then_sent_once(
 ) -> None:
     notifier.fail_times = 1
     event = outcome(EventType.ORDER_CANCELLED)
-    (message_id,) = enqueue(cloud, json.dumps(event.envelope()))
+    (message_id,) = enqueue(cloud, "NotificationsQueue", json.dumps(event.envelope()))
 
     invocations = notifications.deliver()
 
@@ -249,9 +237,9 @@ def test_a_send_that_failed_is_retried_and_then_sent_once(
 
 def test_outcomes_stored_in_the_event_store_reach_both_consumers(
     cloud: Cloud,
-    function: Callable[[str], LocalFunction],
     publish: Callable[[], list[Any]],
     notifications: QueueMapping,
+    analytics: QueueMapping,
     notifier: RecordingNotifier,
 ) -> None:
     """Event store -> outbox -> bus -> rule -> outcomes topic -> queues (filtered) -> consumers."""
@@ -262,7 +250,7 @@ def test_outcomes_stored_in_the_event_store_reach_both_consumers(
 
     publish()
     notified = notifications.deliver()
-    counted = QueueMapping.from_template(cloud, function("RecordAnalyticsFunction")).deliver()
+    counted = analytics.deliver()
 
     assert sorted(n.event_id for n in notifier.sent) == sorted([completed.event_id, cancelled.event_id])
     assert [invocation.failed for invocation in notified + counted] == [(), ()]

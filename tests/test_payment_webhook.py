@@ -16,7 +16,7 @@ from orders import webhook
 from orders.errors import InvalidSignature
 from orders.webhook import PaymentWebhookType
 from scripts.send_webhook import Delivery, signed_delivery
-from tests.support import ALICES_ORDER, body, sample_event, table_sizes
+from tests.support import ALICES_ORDER, body, sample_event, table_sizes, webhook_secret
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -29,9 +29,7 @@ def receive(function: Callable[[str], LocalFunction]) -> Invoke:
 @pytest.fixture
 def secret(cloud: Cloud) -> str:
     """The signing secret the local cloud generated for PaymentWebhookSecret."""
-    return boto3.client("secretsmanager").get_secret_value(SecretId=cloud.physical_id("PaymentWebhookSecret"))[
-        "SecretString"
-    ]
+    return webhook_secret(cloud)
 
 
 def succeeded(secret: str, **overrides: Any) -> Delivery:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,15 @@ def test_the_api_stage_is_traced_throttled_and_access_logged(template: Template)
     assert properties["AccessLogSetting"]["Format"].startswith("{")
     [settings] = properties["MethodSettings"]
     assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings)
+
+
+def test_every_stack_output_a_script_reads_is_declared(template: Template) -> None:
+    """The scripts find deployed resources through outputs; a renamed or dropped output must fail here, not there."""
+    scripts = (Path(__file__).resolve().parent.parent / "scripts").glob("*.py")
+    read = {
+        key
+        for script in scripts
+        for key in re.findall(r"outputs(?:\.get\(|\(\w+\.stack\)\[)\"(\w+)\"", script.read_text())
+    }
+    assert read >= {"ApiUrl", "InventoryTableName", "PaymentsTableName", "PaymentWebhookSecretArn"}
+    assert read <= set(template.outputs)

@@ -34,7 +34,11 @@ SECRET_MAX_AGE_SECONDS = 300
 @app.post(
     "/webhooks/payments",
     summary="Receive a payment provider webhook",
-    description="Signed by the provider (see orders/webhook.py); queued for the payment-events consumer.",
+    description=(
+        "Signed by the provider (see orders/webhook.py); queued for the payment-events consumer. "
+        "The body is a PaymentWebhook, read only once the signature holds."
+    ),
+    security=[{"webhookSignature": []}],
     responses={
         202: {"description": "Queued", "content": {"application/json": {"model": WebhookReceipt}}},
         **error_responses(HTTPStatus.UNPROCESSABLE_ENTITY),
