@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 import boto3
 import pytest
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
-from orders.analytics import MARKER_TTL, DailyCounters, DailyTotals, Sale, sale_from
+from orders.analytics import DailyCounters, DailyTotals, Sale, sale_from
 from orders.dynamodb import from_item
 from orders.events import DomainEvent, EventType
 from tests.support import ALICE, enqueue, item_count, sample_event
@@ -39,8 +39,10 @@ def ended(event_type: EventType) -> DomainEvent:
 
 
 @pytest.fixture
-def counters(cloud: Cloud) -> DailyCounters:
-    return DailyCounters(boto3.client("dynamodb"), cloud.physical_id("AnalyticsTable"))
+def counters(function: Callable[[str], LocalFunction]) -> DailyCounters:
+    """The consumer's own counters, configured by the template."""
+    counting: DailyCounters = function("RecordAnalyticsFunction").module.counters
+    return counting
 
 
 def body(event: DomainEvent) -> str:
@@ -120,16 +122,22 @@ def test_a_duplicate_does_not_inflate_the_counters(
     assert item_count(cloud, "AnalyticsTable") == 2  # the day's counters and the event's marker
 
 
-def test_the_marker_expires_after_its_ttl(cloud: Cloud) -> None:
+def test_the_marker_outlives_the_bus_archive_so_a_replay_cannot_count_twice(
+    cloud: Cloud, counters: DailyCounters, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = cloud.physical_id("AnalyticsTable")
     client = boto3.client("dynamodb")
     sale = Sale("event-1", date(2026, 11, 22), "EUR", 100)
 
-    assert DailyCounters(client, table, clock=lambda: 1_800_000_000.0).record(sale) is True
-    assert DailyCounters(client, table, clock=lambda: 1_800_000_060.0).record(sale) is False
+    monkeypatch.setattr(counters, "_clock", lambda: 1_800_000_000.0)
+    assert counters.record(sale) is True
+    monkeypatch.setattr(counters, "_clock", lambda: 1_800_000_060.0)
+    assert counters.record(sale) is False
 
     marker = from_item(client.get_item(TableName=table, Key={"id": {"S": "event#event-1"}})["Item"])
-    assert marker["expiresAt"] == 1_800_000_000 + MARKER_TTL.total_seconds()
+    [archive] = cloud.template.of_type("AWS::Events::Archive").values()
+    archive_days = cloud.template.resolve(archive["Properties"]["RetentionDays"])
+    assert marker["expiresAt"] == 1_800_000_000 + archive_days * 24 * 3600
     ttl = client.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expiresAt"
 
@@ -176,9 +184,13 @@ def test_a_transaction_cancelled_for_another_reason_is_retried_not_taken_for_a_d
     stubber.add_client_error("transact_write_items", service_error_code="ProvisionedThroughputExceededException")
 
     with stubber, pytest.raises(ClientError, match="TransactionCanceledException"):
-        DailyCounters(client, "AnalyticsTable").record(Sale("event-1", date(2026, 11, 22), "EUR", 100))
+        DailyCounters(client, "AnalyticsTable", timedelta(days=1)).record(
+            Sale("event-1", date(2026, 11, 22), "EUR", 100)
+        )
     with stubber, pytest.raises(ClientError, match="ProvisionedThroughputExceededException"):
-        DailyCounters(client, "AnalyticsTable").record(Sale("event-1", date(2026, 11, 22), "EUR", 100))
+        DailyCounters(client, "AnalyticsTable", timedelta(days=1)).record(
+            Sale("event-1", date(2026, 11, 22), "EUR", 100)
+        )
 
 
 # ------------------------------------------------------------------ sample events

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
-from orders.analytics import DailyCounters, sale_from
+from orders.analytics import sale_from
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
 from orders.notifications import Notification, SandboxNotifier, format_amount, notification_for, parse_outcome
@@ -258,5 +258,5 @@ def test_outcomes_stored_in_the_event_store_reach_both_consumers(
     (sold,) = [sale_from(record["body"]) for invocation in counted for record in invocation.event["Records"]]
     assert sold is not None
     assert sold.event_id == completed.event_id
-    totals = DailyCounters(boto3.client("dynamodb"), cloud.physical_id("AnalyticsTable")).read(sold.day, "EUR")
+    totals = analytics.function.module.counters.read(sold.day, "EUR")
     assert (totals.orders, totals.revenue) == (1, 2599)

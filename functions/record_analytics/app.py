@@ -3,6 +3,7 @@
 The topic's filter sends only OrderCompleted here; any other event type is acknowledged and ignored.
 """
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -16,7 +17,9 @@ from orders.analytics import DailyCounters, sale_from
 from orders.config import Setting, setting
 
 logger = Logger()
-counters = DailyCounters(boto3.client("dynamodb"), setting(Setting.ANALYTICS_TABLE))
+# A counted event's marker lives as long as the bus archive could replay the event.
+markers_kept = timedelta(days=int(setting(Setting.EVENT_ARCHIVE_RETENTION_DAYS)))
+counters = DailyCounters(boto3.client("dynamodb"), setting(Setting.ANALYTICS_TABLE), markers_kept)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -2,7 +2,8 @@
 
 AnalyticsTable holds two kinds of item under one key, `id`:
   daily#<YYYY-MM-DD>#<CURRENCY>  the counters: `orders` and `revenue` (minor units)
-  event#<eventId>                a marker: this event is counted; expires (TTL `expiresAt`) after MARKER_TTL
+  event#<eventId>                a marker: this event is counted; expires (TTL `expiresAt`) once the bus
+                                 archive no longer holds the event, so that no replay can count it twice
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from orders.events import EventType
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-# Duplicates come from at-least-once delivery (SNS, SQS, outbox retries) within minutes or hours;
-# a week covers them with a wide margin. Replaying the bus archive further back counts again.
-MARKER_TTL = timedelta(days=7)
 
 
 class _Wire(BaseModel):
@@ -82,9 +79,12 @@ def _counter_id(day: date, currency: str) -> str:
 
 
 class DailyCounters:
-    def __init__(self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, marker_ttl: timedelta, clock: Callable[[], float] = time.time
+    ) -> None:
         self._client = client
         self._table_name = table_name
+        self._marker_ttl = marker_ttl
         self._clock = clock
 
     def record(self, sale: Sale) -> bool:
@@ -104,7 +104,7 @@ class DailyCounters:
                                 {
                                     "id": f"event#{sale.event_id}",
                                     "counter": counter_id,
-                                    "expiresAt": int(self._clock() + MARKER_TTL.total_seconds()),
+                                    "expiresAt": int(self._clock() + self._marker_ttl.total_seconds()),
                                 }
                             ),
                             "ConditionExpression": "attribute_not_exists(id)",

@@ -20,6 +20,7 @@ class Setting(StrEnum):
     PAYMENT_EVENTS_QUEUE_URL = "PAYMENT_EVENTS_QUEUE_URL"
     WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
     ORDER_DEADLINE_MINUTES = "ORDER_DEADLINE_MINUTES"
+    EVENT_ARCHIVE_RETENTION_DAYS = "EVENT_ARCHIVE_RETENTION_DAYS"
 
 
 class ConfigurationError(RuntimeError):
