@@ -9,7 +9,8 @@ CHECKOV_VENV := .venv-checkov
 FUNCTION ?= PlaceOrderFunction
 EVENT ?= events/place_order/valid.json
 ENV ?= default
-STACK ?= orders
+STACK ?=
+CUSTOMER ?= alice
 OUTCOME ?= succeeded
 
 export SAM_CLI_TELEMETRY := 0
@@ -17,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
+.PHONY: help install local demo token fire walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +34,18 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
+
+local: install ## The whole application on this machine: API on :3000, moto on :5000, every async source
+	PYTHONPATH=layer $(BIN)/python -m local_cloud
+
+demo: install ## Scripted scenarios against the local cloud (starts one if none is running)
+	PYTHONPATH=layer $(BIN)/python -m scripts.demo
+
+token: install ## A Cognito ID token of a local demo customer: CUSTOMER=alice|bob
+	@curl -sf http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/token/$(CUSTOMER) | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["idToken"])'
+
+fire: install ## Fire a schedule of the local cloud now: SCHEDULE=<name> (make local lists them)
+	@curl -sf -X POST http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/schedules/$(SCHEDULE)/fire; echo
 
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
@@ -69,11 +82,11 @@ openapi: install ## Regenerate openapi.json from the API functions' resolvers
 schemas: install ## Copy schemas/*.json into the template's schema registry resources
 	$(BIN)/python -m scripts.sync_schemas
 
-seed: install ## Stock the deployed inventory table from seed/inventory.json (STACK=orders by default)
-	PYTHONPATH=layer $(BIN)/python -m scripts.seed_inventory --stack $(STACK)
+seed: install ## Stock the inventory table from seed/inventory.json: STACK=<deployed stack>, or the local cloud
+	PYTHONPATH=layer $(BIN)/python -m scripts.seed_inventory $(if $(STACK),--stack $(STACK))
 
-webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeeded|failed (STACK=orders by default)
-	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) --stack $(STACK)
+webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeeded|failed [STACK=<deployed stack>]
+	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) $(if $(STACK),--stack $(STACK))
 
 clean: ## Remove virtualenvs, build output and caches
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

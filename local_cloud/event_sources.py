@@ -2,7 +2,7 @@
 
 `settle` is how a flow runs to its end locally: it keeps delivering what streams and queues
 hold while state machine executions work in their own threads, until the condition holds and
-a last round finds nothing left to deliver.
+a last round finds nothing left to deliver. `make local` calls `deliver` in a loop instead.
 """
 
 from __future__ import annotations
@@ -12,16 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from local_cloud.provision import Cloud
-from local_cloud.queues import QueueMapping
-from local_cloud.streams import StreamMapping
+from local_cloud.queues import Invocation, QueueMapping
+from local_cloud.streams import StreamInvocation, StreamMapping
 
 POLL_SECONDS = 0.05
 
+# Told of every invocation a mapping makes: the mapping's function and what it was given and answered.
+Observer = Callable[[str, StreamInvocation | Invocation], None]
+
 
 class EventSources:
-    def __init__(self, cloud: Cloud) -> None:
+    def __init__(self, cloud: Cloud, observe: Observer | None = None) -> None:
         self.streams: list[StreamMapping] = []
         self.queues: list[QueueMapping] = []
+        self._observe = observe
         for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values():
             properties = cloud.template.resolve(spec["Properties"])
             function = cloud.functions.by_name(str(properties["FunctionName"]))
@@ -34,8 +38,15 @@ class EventSources:
 
     def deliver(self) -> int:
         """One pass over every mapping; returns how many invocations it made."""
-        invocations = sum(len(stream.deliver()) for stream in self.streams)
-        return invocations + sum(len(queue.deliver()) for queue in self.queues)
+        made: list[tuple[str, StreamInvocation | Invocation]] = []
+        for stream in self.streams:
+            made.extend((stream.function.logical_id, invocation) for invocation in stream.deliver_invocations())
+        for queue in self.queues:
+            made.extend((queue.function.logical_id, invocation) for invocation in queue.deliver())
+        if self._observe is not None:
+            for function, invocation in made:
+                self._observe(function, invocation)
+        return len(made)
 
     def settle(self, until: Callable[[], Any] = lambda: True, timeout_seconds: float = 30) -> None:
         """Deliver until `until()` is true and nothing is left to deliver; TimeoutError past the deadline."""

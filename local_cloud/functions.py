@@ -6,10 +6,12 @@ import importlib.util
 import os
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -69,11 +71,18 @@ class LocalFunction:
     timeout_seconds: int
     module: ModuleType
     handler_name: str
+    source_paths: tuple[Path, ...] = ()  # the code folder and the layers: what a change reloads it for
 
     def invoke(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.name, self.memory_mb, self.timeout_seconds)
         with _SANDBOX, _environment(self.environment):
             return getattr(self.module, self.handler_name)(event, context)
+
+    def reload(self, cloud: Cloud) -> None:
+        """Run the handler module again from its files, as a new Lambda sandbox would; this object stays valid."""
+        fresh = load_function(cloud, self.logical_id)
+        with _SANDBOX:
+            self.module, self.environment = fresh.module, fresh.environment
 
 
 def lambda_environment(cloud: Cloud, logical_id: str) -> dict[str, str]:
@@ -116,7 +125,20 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
         timeout_seconds=int(properties.get("Timeout", 3)),
         module=module,
         handler_name=handler_name,
+        source_paths=(cloud.template.code_path(logical_id), *cloud.template.layer_paths(logical_id)),
     )
+
+
+def _newest_change(paths: tuple[Path, ...]) -> float:
+    return max((file.stat().st_mtime for path in paths for file in path.rglob("*.py")), default=0.0)
+
+
+def _forget_modules_under(paths: tuple[Path, ...]) -> None:
+    """Drop imported modules that come from these folders, so the next import reads the files again."""
+    roots = tuple(str(path) for path in paths)
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(roots):
+            del sys.modules[name]
 
 
 class FunctionRegistry:
@@ -125,15 +147,34 @@ class FunctionRegistry:
     def __init__(self, cloud: Cloud) -> None:
         self._cloud = cloud
         self._loaded: dict[str, LocalFunction] = {}
+        self._loaded_at: dict[str, float] = {}  # when each was (re)loaded: newer files mean a reload
+        self._layers_at = time.time()
         self._lock = threading.Lock()
         self._logical_id_of = {
             str(cloud.physical_id(logical_id)): logical_id
             for logical_id in cloud.template.of_type("AWS::Lambda::Function")
         }
 
+    def reload_changed(self) -> list[str]:
+        """Reload every loaded function whose code or layer changed since it was loaded; returns their ids."""
+        with self._lock:
+            functions = list(self._loaded.values())
+        changed = [f for f in functions if _newest_change(f.source_paths) > self._loaded_at.get(f.logical_id, 0.0)]
+        layers = {path for f in changed for path in f.source_paths[1:] if _newest_change((path,)) > self._layers_at}
+        if layers:
+            # A layer change reaches every function that imports from it, whether its own folder changed or not.
+            _forget_modules_under(tuple(layers))
+            changed = [f for f in functions if set(f.source_paths[1:]) & layers or f in changed]
+            self._layers_at = time.time()
+        for function in changed:
+            function.reload(self._cloud)
+            self._loaded_at[function.logical_id] = time.time()
+        return [function.logical_id for function in changed]
+
     def get(self, logical_id: str) -> LocalFunction:
         with self._lock:
             if logical_id not in self._loaded:
+                self._loaded_at[logical_id] = time.time()
                 self._loaded[logical_id] = load_function(self._cloud, logical_id)
             return self._loaded[logical_id]
 

@@ -20,6 +20,7 @@ from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from local_cloud import cognito, schedules
 from local_cloud.functions import FunctionRegistry
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.rule_targets import deliver_rule_targets
@@ -38,6 +39,14 @@ NOTHING_TO_PROVISION = frozenset(
         "AWS::CloudWatch::Alarm",  # nothing raises metrics locally; the alarms are checked on the template
     }
 )
+
+# Types moto does not run, that this package runs itself: the type, and which module does it.
+EMULATED_HERE = {
+    "AWS::Lambda::EventSourceMapping": "local_cloud.event_sources (streams and queues to functions)",
+    "AWS::ApiGateway::RestApi": "local_cloud.api_gateway (the REST API and its Cognito authorizer)",
+    "AWS::ApiGateway::Deployment": "local_cloud.api_gateway",
+    "AWS::ApiGateway::Stage": "local_cloud.api_gateway (its name; no throttling or access logs)",
+}
 
 
 def _table(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
@@ -184,6 +193,17 @@ def _rule(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]
     return name, {"Arn": arn}
 
 
+def _archive(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    request: dict[str, Any] = {"ArchiveName": properties.get("ArchiveName", logical_id)}
+    request["EventSourceArn"] = properties["SourceArn"]
+    if "EventPattern" in properties:
+        request["EventPattern"] = json.dumps(properties["EventPattern"])
+    if "RetentionDays" in properties:
+        request["RetentionDays"] = int(properties["RetentionDays"])
+    arn = boto3.client("events").create_archive(**request)["ArchiveArn"]
+    return request["ArchiveName"], {"Arn": arn}
+
+
 def _subscription(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
     attributes: dict[str, str] = {
         name: json.dumps(properties[name]) if isinstance(properties[name], dict) else str(properties[name]).lower()
@@ -225,8 +245,11 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::IAM::Role": _role,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
+    "AWS::Events::Archive": _archive,
     "AWS::SNS::Subscription": _subscription,
     "AWS::SecretsManager::Secret": _secret,
+    **cognito.PROVISIONERS,
+    **schedules.PROVISIONERS,
 }
 
 
@@ -258,7 +281,7 @@ def provision(template: Template) -> Cloud:
         for logical_id, spec in list(pending.items()):
             provisioner = PROVISIONERS.get(spec["Type"])
             if provisioner is None:
-                if spec["Type"] not in NOTHING_TO_PROVISION:
+                if spec["Type"] not in NOTHING_TO_PROVISION | EMULATED_HERE.keys():
                     cloud.not_provisioned[logical_id] = spec["Type"]
                 del pending[logical_id]
                 progressed = True

@@ -28,7 +28,7 @@ import boto3
 
 from orders.payments import PaymentLedger, sandbox_payment_id
 from orders.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, PaymentWebhookType, sign
-from scripts.stack_outputs import stack_outputs
+from scripts.stack_outputs import outputs_of
 
 WEBHOOK_PATH = "/webhooks/payments"
 OUTCOMES = {"succeeded": PaymentWebhookType.SUCCEEDED, "failed": PaymentWebhookType.FAILED}
@@ -94,7 +94,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--order", required=True, help="the order id")
     parser.add_argument("--outcome", required=True, choices=sorted(OUTCOMES))
-    parser.add_argument("--stack", help="a deployed stack to read the outputs of")
+    parser.add_argument("--stack", help="a deployed stack to read the outputs of (default: the local cloud)")
     parser.add_argument("--url", help="the API's base URL (the stack's ApiUrl output)")
     secret = parser.add_mutually_exclusive_group()
     secret.add_argument("--secret-arn", help="the PaymentWebhookSecret to sign with")
@@ -114,7 +114,8 @@ def _secret(given: str | None, arn: str | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
-    outputs = stack_outputs(args.stack) if args.stack else {}
+    # No stack and no URL: the running local cloud (`make local`).
+    outputs = outputs_of(args.stack) if args.stack or not args.url else {}
     url = args.url or outputs.get("ApiUrl")
     table = args.payments_table or outputs.get("PaymentsTableName")
     amount, currency = args.amount, args.currency

@@ -216,7 +216,7 @@ def test_every_stack_output_a_script_reads_is_declared(template: Template) -> No
     read = {
         key
         for script in scripts
-        for key in re.findall(r"outputs(?:\.get\(|\(\w+\.stack\)\[)\"(\w+)\"", script.read_text())
+        for key in re.findall(r"outputs(?:_of)?(?:\.get\(|\(\w+\.stack\)\[)\"(\w+)\"", script.read_text())
     }
     assert read >= {"ApiUrl", "InventoryTableName", "PaymentsTableName", "PaymentWebhookSecretArn"}
     assert read <= set(template.outputs)

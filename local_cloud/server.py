@@ -1,0 +1,266 @@
+"""`make local`: template.yaml running on this machine, on moto as a server, with the real handlers.
+
+One process holds it all: moto's server (so boto3 and the AWS CLI reach it via AWS_ENDPOINT_URL),
+the REST API on :3000 with the Cognito authorizer, the handlers (in-process, reloaded when their
+files change) and a delivery loop that does what AWS does between them: streams and queues to
+their functions, schedules when due, and the timeline. Rules, topics and state machines run
+inside moto, with `lambda_bridge` and `rule_targets` routing their calls to the handlers.
+A small control endpoint beside the API answers the scripts: tokens, outputs, firing a schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.core.config import default_user_config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from local_cloud import cognito, schedules
+from local_cloud.api_gateway import ApiGateway, Exchange
+from local_cloud.event_sources import EventSources
+from local_cloud.lambda_bridge import invoke_in_process
+from local_cloud.provision import FAKE_CREDENTIALS, Cloud, provision
+from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.template import ROOT, Template
+from local_cloud.timeline import Timeline, order_id_in
+from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
+from orders.inventory import Inventory
+from scripts.seed_inventory import seed_inventory
+
+HOST = "127.0.0.1"
+API_PORT = int(os.environ.get("LOCAL_API_PORT", "3000"))  # `sam local start-api`'s default
+AWS_PORT = int(os.environ.get("LOCAL_AWS_PORT", "5000"))  # moto's default
+CONTROL_PORT = int(os.environ.get("LOCAL_CONTROL_PORT", "3001"))
+DELIVERY_SECONDS = 0.05  # how often streams and queues are polled: Lambda's pollers are about this eager
+WATCH_SECONDS = 0.25  # how often executions and DLQs are looked at
+RELOAD_SECONDS = 1.0  # how often function files are checked for changes
+
+
+@dataclass
+class LocalCloud:
+    """What is running, and where."""
+
+    cloud: Cloud
+    api: ApiGateway
+    aws_endpoint: str
+    control_url: str
+    timeline: Timeline
+    sources: EventSources
+    schedules: schedules.Schedules
+    customers: dict[str, cognito.DemoCustomer]
+
+    @property
+    def api_url(self) -> str:
+        return self.api.url
+
+    def token(self, customer: str) -> str:
+        """A fresh Cognito ID token for a demo customer ("alice" or "bob")."""
+        login = self.customers[customer]
+        return cognito.id_token(self.cloud, login.username, login.password)
+
+    def outputs(self) -> dict[str, str]:
+        """The template's outputs with local values; URLs of the API point at the local API."""
+        deployed_api = f"https://{self.api.api_id}.execute-api."
+        resolved: dict[str, str] = {}
+        for key, value in self.cloud.template.outputs.items():
+            text = str(self.cloud.template.resolve(value))
+            if text.startswith(deployed_api):
+                text = self.api.url + text.split(f"/{self.api.stage}", 1)[1]
+            resolved[key] = text
+        return resolved
+
+
+class _DeliveryLoop:
+    """Lambda's pollers, Scheduler's clock and an operator's eyes, in one background thread."""
+
+    def __init__(self, local: LocalCloud, watch_code: bool) -> None:
+        self._local = local
+        self._watch_code = watch_code
+        self._executions = ExecutionWatcher(local.cloud, local.timeline)
+        self._dead_letters = DeadLetterWatcher(local.cloud, local.timeline)
+        self._last_reload_check = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="local-cloud-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        last_look = 0.0
+        while not self._stop.is_set():
+            try:
+                delivered = self._local.sources.deliver()
+                for firing in self._local.schedules.fire_due():
+                    self._local.timeline.add("schedule", str(firing), order_id_in(firing.response))
+                if time.monotonic() - last_look > WATCH_SECONDS:
+                    last_look = time.monotonic()
+                    self._look_around()
+            except Exception as error:  # one bad pass must not stop delivery for everything else
+                self._local.timeline.add("local", f"delivery pass failed: {type(error).__name__}: {error}")
+                delivered = 0
+            if not delivered:
+                self._stop.wait(DELIVERY_SECONDS)
+
+    def _look_around(self) -> None:
+        self._executions.poll()
+        self._dead_letters.poll()
+        if self._watch_code and time.monotonic() - self._last_reload_check > RELOAD_SECONDS:
+            self._last_reload_check = time.monotonic()
+            for logical_id in self._local.cloud.functions.reload_changed():
+                self._local.timeline.add("reload", f"{logical_id}: code changed, reloaded")
+
+
+FUNCTION_LOG = ROOT / ".local" / "functions.log"
+
+
+@contextmanager
+def handler_logs_in_file(path: Path = FUNCTION_LOG) -> Iterator[Path]:
+    """The handlers' JSON logs (Powertools writes to stdout) go to a file, so the terminal stays readable.
+
+    Enter it before the functions load: a Powertools Logger keeps the stream it was created with.
+    """
+    path.parent.mkdir(exist_ok=True)
+    saved = sys.stdout
+    with path.open("a", buffering=1) as log:
+        sys.stdout = log
+        try:
+            yield path
+        finally:
+            sys.stdout = saved
+
+
+@contextmanager
+def _local_aws(port: int) -> Iterator[str]:
+    """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    endpoint = f"http://{HOST}:{server.get_host_and_port()[1]}"
+    saved_environment, saved_sfn = dict(os.environ), dict(default_user_config["stepfunctions"])
+    os.environ.update(FAKE_CREDENTIALS)
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]  # where moto's ASL executor sends its Lambda calls
+    # Run state machines (moto only records executions by default).
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        default_user_config["stepfunctions"].update(saved_sfn)  # type: ignore[typeddict-item]  # restoring a copy
+        os.environ.clear()
+        os.environ.update(saved_environment)
+
+
+@contextmanager
+def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_cloud` takes them
+    api_port: int = API_PORT,
+    aws_port: int = AWS_PORT,
+    control_port: int = CONTROL_PORT,
+    parameters: dict[str, Any] | None = None,
+    timeline: Timeline | None = None,
+    watch_code: bool = True,
+) -> Iterator[LocalCloud]:
+    """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that)."""
+    timeline = timeline or Timeline()
+    with ExitStack() as stack:
+        endpoint = stack.enter_context(_local_aws(aws_port))
+        cloud = provision(Template.load(overrides=parameters))
+        stack.enter_context(invoke_in_process(cloud.functions))
+        stack.enter_context(deliver_rule_targets())
+        stack.enter_context(watch_the_bus(timeline))
+        seed_inventory(Inventory(boto3.client("dynamodb"), cloud.physical_id("InventoryTable")))
+        for logical_id in cloud.template.of_type("AWS::Lambda::Function"):
+            cloud.functions.get(logical_id)  # warm, as Lambda sandboxes would be after the first requests
+        api = ApiGateway(cloud, HOST, api_port, observe=partial(_report_exchange, timeline))
+        cloud.template.physical_ids[api.api_logical_id] = api.api_id  # what `!Ref OrdersApi` gives, for outputs
+        local = LocalCloud(
+            cloud=cloud,
+            api=api,
+            aws_endpoint=endpoint,
+            control_url="",
+            timeline=timeline,
+            sources=EventSources(cloud, observe=partial(report_invocation, timeline)),
+            schedules=schedules.Schedules(cloud),
+            customers=cognito.seed_demo_customers(cloud),
+        )
+        control = ThreadingHTTPServer((HOST, control_port), partial(_ControlHandler, local=local))
+        local.control_url = f"http://{HOST}:{control.server_address[1]}"
+        stack.enter_context(api)
+        stack.callback(control.server_close)
+        stack.callback(control.shutdown)
+        threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
+        delivery = _DeliveryLoop(local, watch_code)
+        delivery.start()
+        stack.callback(delivery.stop)
+        yield local
+
+
+def _report_exchange(timeline: Timeline, exchange: Exchange) -> None:
+    answered = f"-> {exchange.status} ({exchange.duration_ms:.0f} ms)"
+    status = _field(exchange.response_body, "status")
+    message = _field(exchange.response_body, "message")
+    detail = f" {status}" if status else (f" {message}" if message and exchange.status >= 400 else "")
+    order_id = order_id_in(exchange.path, exchange.response_body, exchange.request_body)
+    timeline.add("api", f"{exchange.method} {exchange.path} {answered}{detail}", order_id)
+
+
+def _field(body: str, name: str) -> str | None:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return str(value[name]) if isinstance(value, dict) and name in value else None
+
+
+class _ControlHandler(BaseHTTPRequestHandler):
+    """GET /outputs, GET /token/<customer>, POST /schedules/<name>/fire: what the scripts ask of a local cloud."""
+
+    def __init__(self, *args: Any, local: LocalCloud, **kwargs: Any) -> None:
+        self._local = local
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        if self.path == "/outputs":
+            self._answer(200, {"endpoint": self._local.aws_endpoint, "outputs": self._local.outputs()})
+        elif self.path.startswith("/token/") and self.path.removeprefix("/token/") in self._local.customers:
+            self._answer(200, {"idToken": self._local.token(self.path.removeprefix("/token/"))})
+        else:
+            self._answer(404, {"message": f"no {self.path} here; try /outputs or /token/alice"})
+
+    def do_POST(self) -> None:
+        name = self.path.removeprefix("/schedules/").removesuffix("/fire")
+        if self.path.startswith("/schedules/") and self.path.endswith("/fire") and name in self._local.schedules.names:
+            firing = self._local.schedules.fire(name)
+            self._local.timeline.add("schedule", f"fired by hand: {firing}")
+            self._answer(200, {"fired": name, "outcome": str(firing.outcome), "response": firing.response})
+        else:
+            self._answer(404, {"message": f"no schedule {name}; there are {self._local.schedules.names}"})
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        payload = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args  # the timeline says what matters

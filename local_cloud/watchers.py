@@ -1,0 +1,206 @@
+"""What the local cloud reports on its timeline besides the API: the bus, executions, consumers, DLQs.
+
+Each watcher turns one kind of activity into timeline entries. The bus is watched from inside
+moto (its put_events and rule delivery), the rest by polling the local AWS APIs, the way an
+operator would look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto.events.models import EventsBackend, Rule
+from moto.events.utils import EventMessageType
+
+from local_cloud.provision import Cloud
+from local_cloud.queues import Invocation
+from local_cloud.streams import StreamInvocation
+from local_cloud.timeline import Timeline, order_id_in
+
+_matched = threading.local()  # the rules that matched while one put_events call runs
+
+
+@contextmanager
+def watch_the_bus(timeline: Timeline) -> Iterator[None]:
+    """Report each event put on a bus with the rules it matched (none is worth saying too)."""
+    put_events, send_to_targets = EventsBackend.put_events, Rule.send_to_targets
+
+    def sending(rule: Rule, event: EventMessageType, *args: Any, **kwargs: Any) -> Any:
+        if rule.event_pattern.matches_event(event):  # moto offers every event to every rule of the bus
+            getattr(_matched, "rules", []).append((rule.name, event.get("detail-type")))
+        return send_to_targets(rule, event, *args, **kwargs)
+
+    def putting(backend: EventsBackend, entries: list[dict[str, Any]]) -> Any:
+        _matched.rules = []
+        try:
+            return put_events(backend, entries)
+        finally:
+            matched, _matched.rules = _matched.rules, []
+            for entry in entries:
+                detail_type = entry.get("DetailType")
+                rules = [name for name, matched_type in matched if matched_type == detail_type]
+                detail = json.loads(entry.get("Detail") or "{}")
+                version = f" v{detail['version']}" if "version" in detail else ""
+                timeline.add(
+                    "bus",
+                    f"{detail_type}{version} on {entry.get('EventBusName', 'default')}"
+                    f" -> {', '.join(rules) if rules else 'no rule matched'}",
+                    order_id_in(detail),
+                )
+
+    EventsBackend.put_events = putting  # type: ignore[method-assign,assignment]  # observing, then the original
+    Rule.send_to_targets = sending  # type: ignore[method-assign,assignment]  # same call, observed
+    try:
+        yield
+    finally:
+        EventsBackend.put_events = put_events  # type: ignore[method-assign]
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def report_invocation(timeline: Timeline, function: str, invocation: StreamInvocation | Invocation) -> None:
+    """One line per record a stream or queue consumer was given, saying whether it failed."""
+    if isinstance(invocation, StreamInvocation):
+        for record in invocation.event["Records"]:
+            image = record.get("dynamodb", {}).get("NewImage", {})
+            what = f"{image.get('type', {}).get('S', 'record')} v{image.get('version', {}).get('N', '?')}"
+            outcome = "ok" if invocation.succeeded else f"failed ({_error(invocation.error, invocation.response)})"
+            order_id = order_id_in(image.get("aggregateId", {}).get("S"))
+            timeline.add("stream", f"{function} <- {what}: {outcome}", order_id)
+        return
+    for record in invocation.event["Records"]:
+        failed = record["messageId"] in invocation.failed
+        outcome = f"failed ({_error(invocation.error, invocation.response)}), left for redelivery" if failed else "ok"
+        body = record.get("body", "")
+        kind = _json_field(body, "type") or "message"
+        timeline.add("queue", f"{function} <- {kind}: {outcome}", order_id_in(body))
+
+
+def _json_field(text: str, name: str) -> str | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return str(value[name]) if isinstance(value, dict) and name in value else None
+
+
+def _error(error: Exception | None, response: Any) -> str:
+    if error is not None:
+        return f"{type(error).__name__}: {error}"
+    return "partial batch failure" if response else "error"
+
+
+class ExecutionWatcher:
+    """Reports each execution's states as its history grows: entered, failed, caught, ended."""
+
+    _REPORTED: frozenset[str] = frozenset(
+        {
+            "TaskStateEntered",
+            "PassStateEntered",
+            "ChoiceStateEntered",
+            "SucceedStateEntered",
+            "FailStateEntered",
+            "TaskFailed",
+            "TaskTimedOut",
+            "ExecutionSucceeded",
+            "ExecutionFailed",
+            "ExecutionTimedOut",
+            "ExecutionAborted",
+        }
+    )
+
+    def __init__(self, cloud: Cloud, timeline: Timeline) -> None:
+        self._timeline = timeline
+        machines = cloud.template.of_type("AWS::StepFunctions::StateMachine")
+        self._machines = [str(cloud.physical_id(logical_id)) for logical_id in machines]
+        self._seen: dict[str, int] = {}  # execution ARN -> last history event reported
+        self._order_of: dict[str, str | None] = {}
+        self._ended: set[str] = set()
+        self._states = boto3.client("stepfunctions")
+
+    def poll(self) -> None:
+        for machine in self._machines:
+            for execution in self._states.list_executions(stateMachineArn=machine)["executions"]:
+                arn = execution["executionArn"]
+                if arn not in self._ended:
+                    self._report(arn, execution["name"])
+                    if execution["status"] != "RUNNING":
+                        self._ended.add(arn)
+
+    def _report(self, arn: str, name: str) -> None:
+        events = self._states.get_execution_history(executionArn=arn)["events"]
+        for event in events:
+            if event["id"] <= self._seen.get(arn, 0):
+                continue
+            self._seen[arn] = event["id"]
+            kind = event["type"]
+            if kind == "ExecutionStarted":
+                self._order_of[arn] = order_id_in(event["executionStartedEventDetails"].get("input"))
+                self._timeline.add("saga", f"execution {name} started", self._order_of[arn])
+            elif kind in self._REPORTED:
+                self._timeline.add("saga", _describe(kind, dict(event)), self._order_of.get(arn))
+
+
+def _describe(kind: str, event: dict[str, Any]) -> str:
+    details: dict[str, Any] = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
+    if kind.endswith("StateEntered"):
+        return f"-> {details.get('name')}"
+    if "error" in details:
+        return f"{kind}: {details['error']}"
+    return kind
+
+
+class DeadLetterWatcher:
+    """Reports each message that lands on a dead-letter queue of the template, once."""
+
+    def __init__(self, cloud: Cloud, timeline: Timeline) -> None:
+        self._timeline = timeline
+        self._sqs = boto3.client("sqs")
+        self._queues = {
+            str(cloud.physical_id(logical_id)): logical_id
+            for logical_id in cloud.template.of_type("AWS::SQS::Queue")
+            if cloud.template.attributes.get((logical_id, "Arn")) in dead_letter_targets(cloud)
+        }
+        self._seen: set[str] = set()
+
+    @property
+    def queues(self) -> list[str]:
+        return sorted(self._queues.values())
+
+    def poll(self) -> None:
+        for url, logical_id in self._queues.items():
+            # A zero visibility timeout leaves the message where it is: this is a look, not a consume.
+            messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            for message in messages.get("Messages", []):
+                if message["MessageId"] not in self._seen:
+                    self._seen.add(message["MessageId"])
+                    body = message["Body"]
+                    kind = _json_field(body, "type") or _json_field(body, "detail-type") or "message"
+                    self._timeline.add("dlq", f"{logical_id} <- {kind}", order_id_in(body))
+
+
+def dead_letter_targets(cloud: Cloud) -> set[str]:
+    """ARNs the template names as where failed work goes: redrive policies, DLQs, on-failure destinations."""
+    found: set[str] = set()
+    holders = {"RedrivePolicy": "deadLetterTargetArn", "DeadLetterConfig": "Arn", "OnFailure": "Destination"}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in holders and isinstance(item, dict) and holders[key] in item:
+                    found.add(str(item[holders[key]]))
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    for spec in cloud.template.resources.values():
+        try:
+            visit(cloud.template.resolve(spec.get("Properties", {})))
+        except LookupError:
+            continue  # refers to something not provisioned locally: it holds no local queue either
+    return found

@@ -1,0 +1,184 @@
+"""`make demo`: scripted orders against the local cloud, each checked for the end it must reach.
+
+Uses the running local cloud (`make local`) when one answers, or starts one in this process.
+Every scenario goes through the API as a client would, with the payment provider's signed
+webhook where a payment ends. Each prints the order's timeline (its domain events, from the
+event store) and final state; the exit status is 1 if any scenario ends otherwise than expected.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import boto3
+
+from local_cloud.client import FINAL_STATUSES, Answer, Customer, PaymentProvider
+from local_cloud.sample_events import sample_event
+from local_cloud.server import FUNCTION_LOG, handler_logs_in_file, running_local_cloud
+from local_cloud.template import ROOT
+from local_cloud.timeline import Timeline
+from orders.event_store import EventStore
+from orders.webhook import PaymentWebhookType
+from scripts.stack_outputs import LOCAL_CONTROL_URL, NoLocalCloud, local_outputs
+
+say = partial(print, file=sys.stdout, flush=True)  # the terminal, even while the handlers' logs go to a file
+
+
+@dataclass
+class Shop:
+    """What a scenario can use: two customers, the payment provider and the local cloud's outputs."""
+
+    alice: Customer
+    bob: Customer
+    provider: PaymentProvider
+    outputs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Result:
+    order_id: str | None
+    status: str | None
+    expected: str
+    detail: str = ""
+
+    @property
+    def as_expected(self) -> bool:
+        return self.status == self.expected
+
+
+def an_order(**changes: Any) -> dict[str, Any]:
+    """The sample order (two mugs and a plate, to Berlin), with changes."""
+    order: dict[str, Any] = json.loads(sample_event("place_order/valid.json")["body"])
+    return order | changes
+
+
+def placed(answer: Answer) -> str:
+    if answer.status != 201:
+        raise AssertionError(f"POST /orders answered {answer.status}: {answer.body}")
+    return str(answer.body["orderId"])
+
+
+def completed(shop: Shop) -> Result:
+    order_id = placed(shop.alice.place_order(an_order()))
+    shop.provider.send(order_id, PaymentWebhookType.SUCCEEDED)
+    view = shop.alice.wait_for(order_id, FINAL_STATUSES).body
+    return Result(order_id, view["status"], "COMPLETED", f"tracking {view.get('trackingId')}")
+
+
+def payment_declined(shop: Shop) -> Result:
+    order_id = placed(shop.alice.place_order(an_order()))
+    shop.provider.send(order_id, PaymentWebhookType.FAILED, reason="card_declined: insufficient funds")
+    view = shop.alice.wait_for(order_id, FINAL_STATUSES).body
+    return Result(order_id, view["status"], "FAILED", view.get("reason", ""))
+
+
+def out_of_stock(shop: Shop) -> Result:
+    order_id = placed(shop.alice.place_order(an_order(items=[{"sku": "SKU-SOLD-OUT", "quantity": 1}])))
+    view = shop.alice.wait_for(order_id, FINAL_STATUSES).body
+    return Result(order_id, view["status"], "FAILED", view.get("reason", ""))
+
+
+def cancelled_awaiting_payment(shop: Shop) -> Result:
+    order_id = placed(shop.alice.place_order(an_order()))
+    shop.provider.wait_for_request(order_id)
+    answer = shop.alice.cancel(order_id)
+    view = shop.alice.wait_for(order_id, FINAL_STATUSES).body
+    return Result(order_id, view["status"], "CANCELLED", f"cancel answered {answer.status}")
+
+
+def replayed_post(shop: Shop) -> Result:
+    key, order = f"demo-replay-{uuid.uuid4()}", an_order()
+    first, replay = shop.alice.place_order(order, key), shop.alice.place_order(order, key)
+    same = first.body == replay.body and first.status == replay.status == 201
+    order_id = placed(first)
+    shop.provider.send(order_id, PaymentWebhookType.SUCCEEDED)
+    view = shop.alice.wait_for(order_id, FINAL_STATUSES).body
+    detail = "the replay answered the first response" if same else f"the replay answered {replay}"
+    return Result(order_id, view["status"] if same else "DIFFERENT ANSWER", "COMPLETED", detail)
+
+
+SCENARIOS: dict[str, Callable[[Shop], Result]] = {
+    "a completed order (the provider's signed webhook says succeeded)": completed,
+    "a declined payment (the webhook says failed)": payment_declined,
+    "an out-of-stock order (SKU-SOLD-OUT)": out_of_stock,
+    "a cancellation while awaiting payment": cancelled_awaiting_payment,
+    "a replayed POST /orders (same Idempotency-Key and body)": replayed_post,
+}
+
+
+def order_timeline(outputs: dict[str, str], order_id: str) -> list[str]:
+    store = EventStore(boto3.client("dynamodb"), outputs["EventStoreTableName"])
+    lines = []
+    for event in store.load(order_id):
+        extra = {key: event.data[key] for key in ("reason", "trackingId", "paymentId") if key in event.data}
+        lines.append(f"    v{event.version:<2} {event.occurred_at}  {event.type.value:<18} {extra or ''}")
+    return lines
+
+
+def run(shop: Shop) -> int:
+    failures = 0
+    for title, scenario in SCENARIOS.items():
+        say(f"\n== {title}")
+        try:
+            result = scenario(shop)
+        except (AssertionError, TimeoutError) as error:
+            result = Result(None, None, "?", f"{type(error).__name__}: {error}")
+        if result.order_id:
+            say(f"  order {result.order_id}")
+            say("\n".join(order_timeline(shop.outputs, result.order_id)))
+        verdict = "ok" if result.as_expected else f"UNEXPECTED (expected {result.expected})"
+        say(f"  final state: {result.status}  {result.detail}  -> {verdict}")
+        failures += not result.as_expected
+    say(f"\n{len(SCENARIOS) - failures} of {len(SCENARIOS)} scenarios ended as expected")
+    return 1 if failures else 0
+
+
+@contextmanager
+def a_shop() -> Iterator[Shop]:
+    """The running local cloud's shop, or one started here for the demo."""
+    try:
+        outputs = local_outputs()
+    except NoLocalCloud:
+        say("no local cloud is running: starting one in this process (make local keeps one running)")
+        say(f"(the handlers' logs go to {FUNCTION_LOG.relative_to(ROOT)})")
+        with (
+            handler_logs_in_file(),
+            running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False) as local,
+        ):
+            outputs = local.outputs()
+            yield Shop(
+                Customer(local.api_url, local.token("alice")),
+                Customer(local.api_url, local.token("bob")),
+                PaymentProvider(outputs),
+                outputs,
+            )
+        return
+    say(f"using the local cloud at {outputs['ApiUrl']}")
+    yield Shop(
+        Customer(outputs["ApiUrl"], _token("alice")),
+        Customer(outputs["ApiUrl"], _token("bob")),
+        PaymentProvider(outputs),
+        outputs,
+    )
+
+
+def _token(customer: str) -> str:
+    with urllib.request.urlopen(f"{LOCAL_CONTROL_URL}/token/{customer}", timeout=10) as response:  # noqa: S310 - local
+        return str(json.load(response)["idToken"])
+
+
+def main() -> int:
+    with a_shop() as shop:
+        return run(shop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
