@@ -51,13 +51,18 @@ class LambdaContext:
 
 @contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
+    # Only these keys are put back: clearing the whole environment would leave other threads
+    # (moto's executions, the servers) a moment with no region and undo what they set meanwhile.
+    previous = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass
