@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from local_cloud.environment import temporary_environment
 from local_cloud.template import PSEUDO_PARAMETERS
 
 if TYPE_CHECKING:
@@ -49,22 +47,6 @@ class LambdaContext:
         return self.timeout_seconds * 1000
 
 
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    # Only these keys are put back: clearing the whole environment would leave other threads
-    # (moto's executions, the servers) a moment with no region and undo what they set meanwhile.
-    previous = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @dataclass
 class LocalFunction:
     """One AWS::Lambda::Function: its handler module, loaded and called with its own environment."""
@@ -80,7 +62,7 @@ class LocalFunction:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         context = LambdaContext(self.name, self.memory_mb, self.timeout_seconds)
-        with _SANDBOX, _environment(self.environment):
+        with _SANDBOX, temporary_environment(self.environment):
             return getattr(self.module, self.handler_name)(event, context)
 
     def reload(self, cloud: Cloud) -> None:
@@ -111,7 +93,7 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
     properties = cloud.template.properties(logical_id)
     module_name, handler_name = properties["Handler"].rsplit(".", 1)
     source = cloud.template.code_path(logical_id) / f"{module_name.replace('.', '/')}.py"
-    environment = lambda_environment(cloud, logical_id)
+    variables = lambda_environment(cloud, logical_id)
     spec = importlib.util.spec_from_file_location(f"functions.{logical_id}.{module_name}", source)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {source}")
@@ -119,13 +101,13 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
     for layer in cloud.template.layer_paths(logical_id):
         if str(layer) not in sys.path:
             sys.path.append(str(layer))
-    with _SANDBOX, _environment(environment):
+    with _SANDBOX, temporary_environment(variables):
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
     return LocalFunction(
         logical_id=logical_id,
         name=str(cloud.physical_id(logical_id)),
-        environment=environment,
+        environment=variables,
         memory_mb=int(properties.get("MemorySize", 128)),
         timeout_seconds=int(properties.get("Timeout", 3)),
         module=module,
@@ -136,6 +118,11 @@ def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
 
 def _newest_change(paths: tuple[Path, ...]) -> float:
     return max((file.stat().st_mtime for path in paths for file in path.rglob("*.py")), default=0.0)
+
+
+def _loaded_now(paths: tuple[Path, ...]) -> float:
+    # A file dated in the future (clock skew, a copied tree) would otherwise look changed on every check.
+    return max(time.time(), _newest_change(paths))
 
 
 def _forget_modules_under(paths: tuple[Path, ...]) -> None:
@@ -170,17 +157,17 @@ class FunctionRegistry:
             # A layer change reaches every function that imports from it, whether its own folder changed or not.
             _forget_modules_under(tuple(layers))
             changed = [f for f in functions if set(f.source_paths[1:]) & layers or f in changed]
-            self._layers_at = time.time()
+            self._layers_at = _loaded_now(tuple(layers))
         for function in changed:
             function.reload(self._cloud)
-            self._loaded_at[function.logical_id] = time.time()
+            self._loaded_at[function.logical_id] = _loaded_now(function.source_paths)
         return [function.logical_id for function in changed]
 
     def get(self, logical_id: str) -> LocalFunction:
         with self._lock:
             if logical_id not in self._loaded:
-                self._loaded_at[logical_id] = time.time()
                 self._loaded[logical_id] = load_function(self._cloud, logical_id)
+                self._loaded_at[logical_id] = _loaded_now(self._loaded[logical_id].source_paths)
             return self._loaded[logical_id]
 
     def by_name(self, name_or_arn: str) -> LocalFunction | None:

@@ -7,7 +7,6 @@ reported by name in `Cloud.not_provisioned`, never skipped silently.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,11 +15,13 @@ from functools import cached_property
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.parameters import clear_caches as clear_powertools_caches
 from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from local_cloud import cognito, schedules
+from local_cloud.environment import temporary_environment
 from local_cloud.functions import FunctionRegistry
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.rule_targets import deliver_rule_targets
@@ -271,6 +272,8 @@ class Cloud:
 def provision(template: Template) -> Cloud:
     """Create every resource a provisioner exists for, each after the resources it refers to."""
     cloud = Cloud(template)
+    # Warm handlers' cached secrets and clients belong to the previous cloud.
+    clear_powertools_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
     pending = {
         logical_id: spec
         for logical_id, spec in template.resources.items()
@@ -321,17 +324,10 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
     `parameters` override the template's defaults, as `sam deploy --parameter-overrides` would.
     The template's functions answer moto's Lambda Invoke, and rules deliver to state machines and topics.
     """
-    saved = dict(os.environ)
-    os.environ.update(FAKE_CREDENTIALS)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    try:
-        with ExitStack() as stack:
-            stack.enter_context(mock_aws(config=MOTO_CONFIG))
-            cloud = provision(Template.load(overrides=parameters))
-            stack.enter_context(invoke_in_process(cloud.functions))
-            stack.enter_context(deliver_rule_targets())
-            yield cloud
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with ExitStack() as stack:
+        stack.enter_context(temporary_environment(FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}))
+        stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        cloud = provision(Template.load(overrides=parameters))
+        stack.enter_context(invoke_in_process(cloud.functions))
+        stack.enter_context(deliver_rule_targets())
+        yield cloud

@@ -26,10 +26,12 @@ from typing import Any
 
 import boto3
 from moto.core.config import default_user_config
+from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local_cloud import cognito, schedules
 from local_cloud.api_gateway import ApiGateway, Exchange
+from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.provision import FAKE_CREDENTIALS, Cloud, provision
@@ -152,21 +154,20 @@ def _local_aws(port: int) -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
-    endpoint = f"http://{HOST}:{server.get_host_and_port()[1]}"
-    saved_environment, saved_sfn = dict(os.environ), dict(default_user_config["stepfunctions"])
-    os.environ.update(FAKE_CREDENTIALS)
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]  # where moto's ASL executor sends its Lambda calls
+    port = server.get_host_and_port()[1]
+    endpoint = f"http://{HOST}:{port}"
+    saved_sfn = dict(default_user_config["stepfunctions"])
     # Run state machines (moto only records executions by default).
     default_user_config["stepfunctions"]["execute_state_machine"] = True
+    local_aws = FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(port)}
     try:
-        yield endpoint
+        # MOTO_PORT is where moto's ASL executor sends its Lambda calls.
+        with temporary_environment(local_aws):
+            yield endpoint
     finally:
         server.stop()
+        moto_api_backend.reset()  # a later local cloud in this process starts from an empty account
         default_user_config["stepfunctions"].update(saved_sfn)  # type: ignore[typeddict-item]  # restoring a copy
-        os.environ.clear()
-        os.environ.update(saved_environment)
 
 
 @contextmanager

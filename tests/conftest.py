@@ -14,8 +14,13 @@ from local_cloud.streams import StreamMapping
 
 
 @pytest.fixture(autouse=True)
-def _aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so nothing can reach a real account, whatever the shell has."""
+def _aws_credentials(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials so nothing can reach a real account, whatever the shell has.
+
+    Tests marked `local_cloud` are left alone: running_local_cloud sets fake credentials and its own endpoint.
+    """
+    if request.node.get_closest_marker("local_cloud"):
+        return
     for name, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
