@@ -219,10 +219,18 @@ def _signing_keys() -> KeySet:
     return KeySet.import_key_set(load_resource("cognitoidp/resources/jwks-public.json"))
 
 
-def _app_client_ids(pool_arn: str) -> set[str]:
+# App clients seen per pool ARN. Asking moto on every request doubled the API's latency;
+# a miss asks again, so a client created while the local cloud runs is trusted at once.
+_known_app_clients: dict[str, frozenset[str]] = {}
+
+
+def _is_app_client(pool_arn: str, client_id: object) -> bool:
+    if client_id in _known_app_clients.get(pool_arn, frozenset()):
+        return True
     pool_id = pool_arn.rsplit("/", 1)[-1]
     clients = boto3.client("cognito-idp").list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)
-    return {client["ClientId"] for client in clients["UserPoolClients"]}
+    _known_app_clients[pool_arn] = frozenset(client["ClientId"] for client in clients["UserPoolClients"])
+    return client_id in _known_app_clients[pool_arn]
 
 
 def _signed_claims(token: str) -> dict[str, Any]:
@@ -246,7 +254,7 @@ def verify_id_token(cloud: Cloud, token: str, pool_arns: Iterable[str] | None = 
         raise Unauthorized(f"the token's issuer {claims.get('iss')!r} is not a user pool this authorizer trusts")
     if claims.get("token_use") != "id":
         raise Unauthorized(f"an ID token is required, this is token_use={claims.get('token_use')!r}")
-    if claims.get("aud") not in _app_client_ids(pool_arn):
+    if not _is_app_client(pool_arn, claims.get("aud")):
         raise Unauthorized(f"the token's audience {claims.get('aud')!r} is not an app client of its pool")
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
