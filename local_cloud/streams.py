@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +69,7 @@ class StreamInvocation:
     response: Any = None
     error: Exception | None = None  # what the handler raised, if it did
     retry_from: str | None = None  # sequence number the batch is retried from; None when it succeeded
+    discarded: bool = False  # retries exhausted: the records from `retry_from` on were dropped, not retried
 
     @property
     def sequence_numbers(self) -> tuple[str, ...]:
@@ -77,6 +78,11 @@ class StreamInvocation:
     @property
     def succeeded(self) -> bool:
         return self.retry_from is None
+
+    def processed(self, record: Record) -> bool:
+        """Whether Lambda counts this record of the batch as done: it comes before the checkpoint."""
+        numbers = self.sequence_numbers
+        return self.retry_from is None or numbers.index(_sequence_number(record)) < numbers.index(self.retry_from)
 
 
 @dataclass
@@ -188,6 +194,7 @@ class StreamMapping:
                 return done
             if retries >= self.maximum_retry_attempts:
                 self._discard(shard_id, batch[done:], invocation, invoke_count)
+                invocations[-1] = replace(invocation, discarded=True)
                 return len(batch)
             retries += 1
 

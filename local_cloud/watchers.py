@@ -68,7 +68,7 @@ def report_invocation(timeline: Timeline, function: str, invocation: StreamInvoc
         for record in invocation.event["Records"]:
             image = record.get("dynamodb", {}).get("NewImage", {})
             what = f"{image.get('type', {}).get('S', 'record')} v{image.get('version', {}).get('N', '?')}"
-            outcome = "ok" if invocation.succeeded else f"failed ({_error(invocation.error, invocation.response)})"
+            outcome = _stream_outcome(invocation, record)
             order_id = order_id_in(image.get("aggregateId", {}).get("S"))
             timeline.add("stream", f"{function} <- {what}: {outcome}", order_id)
         return
@@ -78,6 +78,13 @@ def report_invocation(timeline: Timeline, function: str, invocation: StreamInvoc
         body = record.get("body", "")
         kind = _json_field(body, "type") or "message"
         timeline.add("queue", f"{function} <- {kind}: {outcome}", order_id_in(body))
+
+
+def _stream_outcome(invocation: StreamInvocation, record: dict[str, Any]) -> str:
+    if invocation.processed(record):
+        return "ok"
+    failed = f"failed ({_error(invocation.error, invocation.response)})"
+    return f"{failed}, retries exhausted: discarded to the on-failure destination" if invocation.discarded else failed
 
 
 def _json_field(text: str, name: str) -> str | None:

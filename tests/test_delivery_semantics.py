@@ -26,6 +26,8 @@ from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 from local_cloud.queues import Invocation, QueueMapping
 from local_cloud.streams import StreamInvocation, StreamMapping
+from local_cloud.timeline import Timeline
+from local_cloud.watchers import report_invocation
 from orders.payment_events import Settlement
 from orders.webhook import PaymentWebhook, PaymentWebhookType
 from scripts.send_webhook import signed_delivery
@@ -325,3 +327,12 @@ def test_a_stream_record_reported_failed_is_retried_from_there_and_then_discarde
         3,
     )
     assert "functionError" not in discarded["responseContext"]  # the function answered; it did not raise
+    # The timeline tells the same story, record by record.
+    timeline = Timeline(out=None)
+    for invocation in invocations:
+        report_invocation(timeline, "ProjectOrdersFunction", invocation)
+    assert [entry.text.split(": ", 1)[1] for entry in timeline.entries(first)] == ["ok"]
+    told = [entry.text.split(": ", 1)[1] for entry in timeline.entries(poison)]
+    assert len(told) == 1 + retries
+    assert all(line.startswith("failed (partial batch failure)") for line in told)
+    assert [line.endswith("discarded to the on-failure destination") for line in told] == [False] * retries + [True]
