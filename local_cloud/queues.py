@@ -79,20 +79,16 @@ class QueueMapping:
 
     @classmethod
     def from_template(cls, cloud: Cloud, function: LocalFunction) -> QueueMapping:
-        for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values():
-            properties = cloud.template.resolve(spec["Properties"])
-            if properties["FunctionName"] != function.name or ":sqs:" not in properties["EventSourceArn"]:
-                continue
-            if "FilterCriteria" in properties:
-                # Lambda deletes the messages a filter rejects; delivering them instead would mislead.
-                raise NotImplementedError(f"{function.logical_id}: SQS filter criteria are not delivered locally")
-            return cls.of_queue(
-                function,
-                properties["EventSourceArn"],
-                batch_size=int(properties.get("BatchSize", SQS_MAX_BATCH)),
-                report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
-            )
-        raise LookupError(f"{function.logical_id} has no SQS queue mapping in the template")
+        properties = cloud.template.event_source_mapping(function.name, "sqs")
+        if "FilterCriteria" in properties:
+            # Lambda deletes the messages a filter rejects; delivering them instead would mislead.
+            raise NotImplementedError(f"{function.logical_id}: SQS filter criteria are not delivered locally")
+        return cls.of_queue(
+            function,
+            properties["EventSourceArn"],
+            batch_size=int(properties.get("BatchSize", SQS_MAX_BATCH)),
+            report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+        )
 
     @classmethod
     def of_queue(

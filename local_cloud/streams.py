@@ -103,27 +103,21 @@ class StreamMapping:
 
     @classmethod
     def from_template(cls, cloud: Cloud, function: LocalFunction) -> StreamMapping:
-        for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values():
-            properties = cloud.template.resolve(spec["Properties"])
-            if properties["FunctionName"] != function.name or ":dynamodb:" not in properties["EventSourceArn"]:
-                continue
-            destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
-            if destination and ":sqs:" not in destination:
-                raise NotImplementedError(f"{function.logical_id}: only SQS on-failure destinations are delivered")
-            retries = int(properties.get("MaximumRetryAttempts", -1))
-            return cls(
-                function=function,
-                stream_arn=properties["EventSourceArn"],
-                batch_size=int(properties.get("BatchSize", 100)),
-                filters=[
-                    json.loads(item["Pattern"]) for item in properties.get("FilterCriteria", {}).get("Filters", [])
-                ],
-                report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
-                bisect_on_function_error=bool(properties.get("BisectBatchOnFunctionError", False)),
-                maximum_retry_attempts=None if retries < 0 else retries,
-                on_failure_destination=destination,
-            )
-        raise LookupError(f"{function.logical_id} has no DynamoDB stream mapping in the template")
+        properties = cloud.template.event_source_mapping(function.name, "dynamodb")
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination and ":sqs:" not in destination:
+            raise NotImplementedError(f"{function.logical_id}: only SQS on-failure destinations are delivered")
+        retries = int(properties.get("MaximumRetryAttempts", -1))
+        return cls(
+            function=function,
+            stream_arn=properties["EventSourceArn"],
+            batch_size=int(properties.get("BatchSize", 100)),
+            filters=[json.loads(item["Pattern"]) for item in properties.get("FilterCriteria", {}).get("Filters", [])],
+            report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+            bisect_on_function_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+            maximum_retry_attempts=None if retries < 0 else retries,
+            on_failure_destination=destination,
+        )
 
     # ---------------------------------------------------------------------------------------------------- reading
 

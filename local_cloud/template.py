@@ -90,6 +90,15 @@ class Template:
                 paths.append(ROOT / str(self.properties(logical_id)["Content"]["S3Key"]))
         return paths
 
+    def event_source_mapping(self, function_name: str, service: str | None = None) -> dict[str, Any]:
+        """The resolved properties of the mapping to this function (from a `service` source: "sqs", "dynamodb")."""
+        for spec in self.of_type("AWS::Lambda::EventSourceMapping").values():
+            properties: dict[str, Any] = self.resolve(spec["Properties"])
+            from_service = service is None or f":{service}:" in properties["EventSourceArn"]
+            if properties["FunctionName"] == function_name and from_service:
+                return properties
+        raise LookupError(f"{function_name} has no {service or 'event source'} mapping in the template")
+
     # -------------------------------------------------------------- intrinsics
 
     def resolve(self, value: Any) -> Any:

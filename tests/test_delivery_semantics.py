@@ -50,13 +50,7 @@ def resource_with(cloud: Cloud, resource_type: str, attribute: str, value: Any) 
 
 def mapping_properties(cloud: Cloud, function: LocalFunction) -> dict[str, Any]:
     """The function's AWS::Lambda::EventSourceMapping, resolved."""
-    [properties] = [
-        properties
-        for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values()
-        if (properties := cloud.template.resolve(spec["Properties"]))["FunctionName"] == function.name
-    ]
-    resolved: dict[str, Any] = properties
-    return resolved
+    return cloud.template.event_source_mapping(function.name)
 
 
 def redrive_policy(cloud: Cloud, queue: str) -> dict[str, Any]:

@@ -329,7 +329,7 @@ def test_the_mapping_comes_from_the_template(cloud: Cloud, function: Callable[[s
     assert notifications.queue_url == cloud.physical_id("NotificationsQueue")
     assert (notifications.batch_size, notifications.report_batch_item_failures) == (10, True)
     assert notifications.max_receive_count == 3
-    with pytest.raises(LookupError, match="no SQS queue mapping"):
+    with pytest.raises(LookupError, match="has no sqs mapping"):
         QueueMapping.from_template(cloud, function("GetOrderFunction"))
 
 
