@@ -120,25 +120,45 @@ class ExecutionWatcher:
         }
     )
 
+    _ENDED: frozenset[str] = frozenset(
+        {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+    )
+    _PAGE = 10  # executions listed per call: usually the first page already reaches ones seen before
+
     def __init__(self, cloud: Cloud, timeline: Timeline) -> None:
         self._timeline = timeline
         machines = cloud.template.of_type("AWS::StepFunctions::StateMachine")
         self._machines = [str(cloud.physical_id(logical_id)) for logical_id in machines]
+        self._known: set[str] = set()  # every execution ARN found so far
+        self._running: dict[str, str] = {}  # execution ARN -> name, until its history shows its end
         self._seen: dict[str, int] = {}  # execution ARN -> last history event reported
         self._order_of: dict[str, str | None] = {}
-        self._ended: set[str] = set()
         self._states = boto3.client("stepfunctions")
 
     def poll(self) -> None:
+        # Only new and running executions cost a call, so a long session's finished ones do not slow it down.
         for machine in self._machines:
-            for execution in self._states.list_executions(stateMachineArn=machine)["executions"]:
-                arn = execution["executionArn"]
-                if arn not in self._ended:
-                    self._report(arn, execution["name"])
-                    if execution["status"] != "RUNNING":
-                        self._ended.add(arn)
+            self._running.update(self._started_since_last_poll(machine))
+        for arn, name in list(self._running.items()):
+            if self._report(arn, name):
+                del self._running[arn]
 
-    def _report(self, arn: str, name: str) -> None:
+    def _started_since_last_poll(self, machine: str) -> dict[str, str]:
+        """Executions not found before. The list is newest first, so it is read up to the first one that was."""
+        found: dict[str, str] = {}
+        pages = self._states.get_paginator("list_executions").paginate(
+            stateMachineArn=machine, PaginationConfig={"PageSize": self._PAGE}
+        )
+        for page in pages:
+            for execution in page["executions"]:
+                if execution["executionArn"] in self._known:
+                    return found
+                self._known.add(execution["executionArn"])
+                found[execution["executionArn"]] = execution["name"]
+        return found
+
+    def _report(self, arn: str, name: str) -> bool:
+        """Report the history events not reported yet; whether the execution has ended."""
         events = self._states.get_execution_history(executionArn=arn)["events"]
         for event in events:
             if event["id"] <= self._seen.get(arn, 0):
@@ -150,6 +170,7 @@ class ExecutionWatcher:
                 self._timeline.add("saga", f"execution {name} started", self._order_of[arn])
             elif kind in self._REPORTED:
                 self._timeline.add("saga", _describe(kind, dict(event)), self._order_of.get(arn))
+        return bool(events) and events[-1]["type"] in self._ENDED
 
 
 def _describe(kind: str, event: dict[str, Any]) -> str:
