@@ -73,7 +73,7 @@ invoke: build ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> (n
 start-api: build ## sam local start-api on :3000 (needs Docker)
 	$(BIN)/sam local start-api
 
-bench: build ## Cold init, AWS calls per request and code size, per function (ARGS=--profile names slow imports)
+bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 200-order run (ARGS=--profile, --only-local, --local-orders N)
 	$(BIN)/python -m scripts.bench $(ARGS)
 
 openapi: install ## Regenerate openapi.json from the API functions' resolvers

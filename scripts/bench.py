@@ -1,7 +1,8 @@
-"""Cold init, AWS calls per request and package size, per function of template.yaml.
+"""Cold init, AWS calls per request and package size, per function of template.yaml; the local cloud.
 
 Run after `sam build` (`make bench` does both):
-    .venv/bin/python -m scripts.bench [--runs N] [--skip-cold] [--profile]
+    .venv/bin/python -m scripts.bench [--runs N] [--skip-cold] [--profile] [--skip-local | --only-local]
+        [--local-orders N]
 
 1. Cold init. Before its first request a new execution environment imports the handler module, and
    pays for every import it does. Each sample is a fresh interpreter importing the handler with the
@@ -18,6 +19,11 @@ Run after `sam build` (`make bench` does both):
    /orders runs twice on moto (the second is the idempotent replay), counting every botocore operation.
 3. Package size. A function's zip holds its own code only; its dependencies belong to the layer, so a
    large function zip means something was vendored into the function by mistake.
+4. Local cloud (`make local`), started in this process and measured over HTTP only, as a client sees
+   it: POST /orders and GET /orders/{id} latency, POST /orders to COMPLETED with the signed payment
+   webhook, and a run of orders from concurrent clients, after which every queue should be empty.
+   Everything behind the API shares this interpreter, so these figures say how usable `make local` is,
+   not how fast Lambda is. scripts/bench_local.py says how each figure is taken.
 
 Targets are printed beside the figures, never enforced: the exit status is 1 only when a measurement
 could not be taken.
@@ -55,6 +61,7 @@ from local_cloud.functions import lambda_environment, load_function
 from local_cloud.provision import FAKE_CREDENTIALS, in_process_cloud
 from local_cloud.sample_events import sample_event
 from local_cloud.template import ROOT, Template
+from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER_BUILD_GLOB = "OrdersLayer*"
@@ -501,13 +508,17 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def print_environment(argv: Sequence[str], layer: Path, functions: Functions, runtime: RuntimeCopy | None) -> None:
-    layer_site = layer / "python"
-    print("Benchmark: cold init, AWS API calls per request, package size")
+def print_machine(argv: Sequence[str]) -> None:
+    print("Benchmark: cold init, AWS API calls per request, package size, local cloud")
     print(f"  command        {shlex.join([shown(Path(sys.executable)), '-m', 'scripts.bench', *argv])}")
     print(f"  machine        {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
-    print(f"  deployed as    {functions.deployed} (template.yaml)")
     print(f"  python         {platform.python_implementation()} {platform.python_version()} ({INTERPRETER})")
+
+
+def print_environment(argv: Sequence[str], layer: Path, functions: Functions, runtime: RuntimeCopy | None) -> None:
+    layer_site = layer / "python"
+    print_machine(argv)
+    print(f"  deployed as    {functions.deployed} (template.yaml)")
     built_pyc = sum(count_pyc(built_function(logical_id)) for logical_id in functions.ids)
     print(
         f"  built .pyc     functions {built_pyc}, {layer.name} {count_pyc(layer)}"
@@ -547,11 +558,27 @@ def positive(text: str) -> int:
     return value
 
 
+def not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=positive, default=7, help="cold starts per function (default 7)")
     parser.add_argument("--skip-cold", action="store_true", help="skip cold init (and installing its runtime copy)")
     parser.add_argument("--profile", action="store_true", help="name the imports that dominate slow cold inits")
+    local = parser.add_mutually_exclusive_group()
+    local.add_argument("--skip-local", action="store_true", help="skip the local cloud (section 4)")
+    local.add_argument("--only-local", action="store_true", help="run only the local cloud (needs no `sam build`)")
+    parser.add_argument(
+        "--local-orders",
+        type=not_negative,
+        default=RUN_ORDERS,
+        help=f"orders of the local cloud's concurrent run (default {RUN_ORDERS}; 0 leaves the run out)",
+    )
     return parser.parse_args(argv)
 
 
@@ -565,12 +592,30 @@ def section(title: str, failures: list[str]) -> Iterator[None]:
         failures.append(title)
 
 
+LOCAL_TITLE = "4. Local cloud (make local): in-process, over HTTP"
+
+
+def local_cloud_section(run_orders: int, failures: list[str]) -> None:
+    with section(LOCAL_TITLE, failures):
+        try:
+            figures = measure_local_cloud(run_orders)
+        except (LocalMeasurementFailed, TimeoutError) as error:
+            raise MeasurementFailed(str(error)) from error
+        print_local_cloud(figures)
+
+
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     # Template.load's SAM translator warns at exit that its usage metrics went unpublished: noise here.
     logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
     # The handlers import the orders package from the layer, as pytest's pythonpath has it.
     sys.path.insert(0, str(ROOT / "layer"))
+    failures: list[str] = []
+    if args.only_local:
+        print_machine(argv)
+        print("\n1.-3. skipped (--only-local)")
+        local_cloud_section(args.local_orders, failures)
+        return 1 if failures else 0
     try:
         functions = template_functions()
         layer = built_artifacts(functions)
@@ -579,7 +624,6 @@ def main(argv: Sequence[str]) -> int:
         print(f"measurement failed: {error}")
         return 1
     print_environment(argv, layer, functions, runtime)
-    failures: list[str] = []
 
     if runtime is not None:
         with section("1. Cold init: fresh interpreter importing the handler module", failures):
@@ -597,6 +641,11 @@ def main(argv: Sequence[str]) -> int:
 
     with section("3. Package size: each folder zipped (deflate) in memory", failures):
         print_package_sizes(functions.ids, layer)
+
+    if args.skip_local:
+        print("\n4. Local cloud: skipped (--skip-local)")
+    else:
+        local_cloud_section(args.local_orders, failures)
 
     return 1 if failures else 0
 

@@ -1,0 +1,429 @@
+"""Section 4 of scripts/bench.py: the local cloud of `make local`, measured over HTTP only.
+
+The local cloud runs in this process (`running_local_cloud` on free ports, its timeline kept silently,
+no code watching), and every figure is taken as a client takes it: through the API and the signed
+payment webhook, with local_cloud.client. Behind the API everything shares this one interpreter:
+moto as an HTTP server, the handlers (one invocation at a time, as in one sandbox), the delivery loop
+and the benchmark's own client threads.
+
+- One order at a time: each is placed with POST /orders under a fresh Idempotency-Key, paid as soon
+  as the saga asks (the payment provider watches its payments table every 50 ms, then sends the
+  signed webhook) and polled with GET /orders/{id} every 50 ms (Customer.wait_for) until COMPLETED.
+  Its POST is one latency sample and POST-to-COMPLETED one more; a pause before each POST lets the
+  previous order's last deliveries end, so the POST is timed on a quiet cloud. The first few orders
+  are warm-up. Then GET /orders/{id} is timed, one at a time, on those completed orders.
+- A run of orders from concurrent clients (threads): each places an order, pays when asked and
+  polls until a final status, then places the next; afterwards every queue of the template,
+  dead-letter queues included, is looked at.
+
+Every order is the body of events/place_order/valid.json; the seeded stock cannot serve them all, so
+its SKUs are topped up in the inventory table before the first order (the output says so).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import statistics
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, TextIO
+
+import boto3
+
+from local_cloud.sample_events import sample_event
+from local_cloud.template import ROOT
+
+if TYPE_CHECKING:
+    from local_cloud.client import Customer, PaymentProvider
+    from local_cloud.server import LocalCloud
+
+ORDER_EVENT = "place_order/valid.json"
+SEED_FILE = ROOT / "seed" / "inventory.json"
+
+WARM_UP = 3  # orders placed one at a time before the samples, not counted
+SEQUENTIAL_ORDERS = 20  # each gives a POST /orders and a POST-to-COMPLETED sample
+GET_SAMPLES = 50
+QUIET_SECONDS = 0.5  # an order's last deliveries end 0.2-0.45 s after GET shows it COMPLETED
+RUN_ORDERS = 200
+RUN_CLIENTS = 8
+STOCK_MARGIN = 20  # orders' worth of stock beyond those planned
+
+POST_P50_MS_TARGET = 50
+TO_COMPLETED_P50_S_TARGET = 2.0
+ORDER_TIMEOUT_SECONDS = 120  # for one order to end, from its POST
+QUEUE_SETTLE_SECONDS = 15  # for the queues to empty once every order has ended
+QUEUE_POLL_SECONDS = 0.25
+COMPLETED = "COMPLETED"
+
+
+class LocalMeasurementFailed(Exception):
+    """The local cloud could not be driven far enough to take a figure."""
+
+
+@dataclass(frozen=True)
+class Stock:
+    sku: str
+    seeded: int
+    set_to: int
+
+
+@dataclass(frozen=True)
+class RunResult:
+    orders: int
+    clients: int
+    seconds: float
+    outcomes: Counter[str]  # final status, or what happened instead
+    quarters: list[float]  # orders per second over each quarter of the orders, in the order they ended
+    queues: int
+    queues_left: dict[str, int]  # logical id -> visible + in-flight messages, of the queues not empty at the end
+    queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
+
+
+@dataclass
+class LocalFigures:
+    startup_seconds: float = 0.0
+    stock: list[Stock] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    get_ms: list[float] = field(default_factory=list)
+    to_completed_s: list[float] = field(default_factory=list)
+    sequential_statuses: Counter[str] = field(default_factory=Counter)
+    run: RunResult | None = None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def order_body() -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(sample_event(ORDER_EVENT)["body"])
+    return body
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest rank: a figure that was measured, not interpolated."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))]
+
+
+def timed[T](call: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+class _Discard(io.TextIOBase):
+    """A stream that drops what is written; never closed, so a late write from a lingering thread is harmless."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@contextlib.contextmanager
+def quiet_process() -> Iterator[TextIO]:
+    """Drop stdout and stderr (handlers log from every thread) while the cloud runs; yields the real stderr."""
+    real_stderr = sys.stderr
+    sink = _Discard()
+    with (
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+        warnings.catch_warnings(action="ignore"),
+    ):
+        yield real_stderr
+
+
+class Progress:
+    """One line on the real stderr, rewritten, as section 1 does."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self._lock:
+            print(f"\rlocal cloud: {text:<60}", end="", file=self._out, flush=True)
+
+    def done(self) -> None:
+        print(file=self._out, flush=True)
+
+
+# ---------------------------------------------------------------- one order, as a client drives it
+
+
+def place(customer: Customer, order: dict[str, Any]) -> tuple[str, float]:
+    """POST /orders under a fresh Idempotency-Key; the order id and the seconds the request took."""
+    answer, seconds = timed(lambda: customer.place_order(order, str(uuid.uuid4())))
+    if answer.status != 201:
+        raise LocalMeasurementFailed(f"POST /orders answered {answer.status}: {answer.body}")
+    return str(answer.body["orderId"]), seconds
+
+
+def pay_and_finish(customer: Customer, provider: PaymentProvider, order_id: str) -> str:
+    """Pay as soon as the saga asks, then poll GET until a final status; returns it, or what happened instead."""
+    from local_cloud.client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
+    from orders.webhook import PaymentWebhookType  # noqa: PLC0415 - as above
+
+    try:
+        answer = provider.send(order_id, PaymentWebhookType.SUCCEEDED)  # waits until the saga asks (30 s at most)
+    except TimeoutError:
+        pass  # never asked: an order can end before its payment (out of stock); its status says so
+    else:
+        if answer.status >= 300:
+            return f"webhook answered {answer.status}"
+    try:
+        answer = customer.wait_for(order_id, FINAL_STATUSES, timeout_seconds=ORDER_TIMEOUT_SECONDS)
+    except TimeoutError:
+        last = customer.order(order_id)
+        status = last.body.get("status") if isinstance(last.body, dict) else last.status
+        return f"still {status} after {ORDER_TIMEOUT_SECONDS} s"
+    return str(answer.body["status"])
+
+
+# ---------------------------------------------------------------- the measurements
+
+
+def top_up_stock(local: LocalCloud, order: dict[str, Any], orders: int) -> list[Stock]:
+    """Enough stock of the order's SKUs for `orders` orders and a margin, at their seeded prices; never less."""
+    from orders.inventory import Inventory  # noqa: PLC0415 - needs the layer on sys.path
+
+    seeded = {item["sku"]: item for item in json.loads(SEED_FILE.read_text())}
+    inventory = Inventory(boto3.client("dynamodb"), local.outputs()["InventoryTableName"])
+    stock: list[Stock] = []
+    for line in order["items"]:
+        seed = seeded[line["sku"]]
+        needed = max(int(line["quantity"]) * (orders + STOCK_MARGIN), int(seed["available"]))
+        inventory.put_stock(line["sku"], needed, int(seed["unitPrice"]))
+        stock.append(Stock(line["sku"], int(seed["available"]), needed))
+    return stock
+
+
+def measure_one_at_a_time(
+    customer: Customer, provider: PaymentProvider, order: dict[str, Any], figures: LocalFigures, progress: Progress
+) -> None:
+    completed: list[str] = []
+    for number in range(WARM_UP + SEQUENTIAL_ORDERS):
+        progress(f"one order at a time: {number + 1}/{WARM_UP + SEQUENTIAL_ORDERS} ({WARM_UP} warm-up)")
+        time.sleep(QUIET_SECONDS)
+        started = time.perf_counter()
+        order_id, post_seconds = place(customer, order)
+        status = pay_and_finish(customer, provider, order_id)
+        to_final = time.perf_counter() - started
+        if number < WARM_UP:
+            continue
+        figures.post_ms.append(post_seconds * 1000)
+        figures.sequential_statuses[status] += 1
+        if status == COMPLETED:
+            figures.to_completed_s.append(to_final)
+            completed.append(order_id)
+    if not completed:
+        raise LocalMeasurementFailed(f"no order completed: {dict(figures.sequential_statuses)}")
+    time.sleep(QUIET_SECONDS)
+    for number in range(GET_SAMPLES):
+        progress(f"GET /orders/{{id}} {number + 1}/{GET_SAMPLES}")
+        order_id = completed[number % len(completed)]
+        answer, seconds = timed(partial(customer.order, order_id))
+        if answer.status != 200:
+            raise LocalMeasurementFailed(f"GET /orders/{order_id} answered {answer.status}: {answer.body}")
+        figures.get_ms.append(seconds * 1000)
+
+
+def queue_counts(local: LocalCloud) -> dict[str, int]:
+    """Visible plus in-flight messages of every SQS queue of the template, by logical id."""
+    sqs = boto3.client("sqs")
+    counts: dict[str, int] = {}
+    for logical_id in local.cloud.template.of_type("AWS::SQS::Queue"):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=str(local.cloud.physical_id(logical_id)),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        counts[logical_id] = sum(int(value) for value in attributes.values())
+    return counts
+
+
+def quarter_rates(started: float, ended_at: list[float]) -> list[float]:
+    """Orders per second over each quarter of the orders (by when they ended): does the pace hold up?"""
+    rates: list[float] = []
+    since, done = started, 0
+    for quarter in range(1, 5):
+        upto = round(len(ended_at) * quarter / 4)
+        if upto > done:
+            rates.append((upto - done) / max(ended_at[upto - 1] - since, 1e-9))
+            since, done = ended_at[upto - 1], upto
+    return rates
+
+
+def measure_run(
+    local: LocalCloud,
+    customers: list[Customer],
+    provider: PaymentProvider,
+    order: dict[str, Any],
+    *,
+    orders: int,
+    progress: Progress,
+) -> RunResult:
+    outcomes: Counter[str] = Counter()
+    ended_at: list[float] = []
+    lock = threading.Lock()
+    numbers = iter(range(orders))
+
+    def client(customer: Customer) -> None:
+        while True:
+            with lock:
+                if next(numbers, None) is None:
+                    return
+            try:
+                order_id, _ = place(customer, order)
+            except LocalMeasurementFailed as refused:
+                outcome = str(refused).split(":", 1)[0]
+            else:
+                outcome = pay_and_finish(customer, provider, order_id)
+            with lock:
+                outcomes[outcome] += 1
+                ended_at.append(time.perf_counter())
+                ended = outcomes.total()
+            progress(f"{RUN_CLIENTS} clients: {ended}/{orders} orders ended")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(RUN_CLIENTS) as pool:
+        for future in [pool.submit(client, customers[number % len(customers)]) for number in range(RUN_CLIENTS)]:
+            future.result()
+    seconds = time.perf_counter() - started
+
+    # The last orders' final events are still on their way to notifications and analytics: give them time.
+    progress("waiting for the queues to empty")
+    ended = time.perf_counter()
+    counts = queue_counts(local)
+    while any(counts.values()) and time.perf_counter() - ended < QUEUE_SETTLE_SECONDS:
+        time.sleep(QUEUE_POLL_SECONDS)
+        counts = queue_counts(local)
+    return RunResult(
+        orders=orders,
+        clients=RUN_CLIENTS,
+        seconds=seconds,
+        outcomes=outcomes,
+        quarters=quarter_rates(started, ended_at),
+        queues=len(counts),
+        queues_left={logical_id: count for logical_id, count in counts.items() if count},
+        queues_empty_after=None if any(counts.values()) else time.perf_counter() - ended,
+    )
+
+
+def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
+    """Start the local cloud in-process, take every figure over HTTP, stop it. The layer must be on sys.path."""
+    from local_cloud.client import Customer, PaymentProvider  # noqa: PLC0415 - needs the layer on sys.path
+    from local_cloud.server import running_local_cloud  # noqa: PLC0415 - as above
+    from local_cloud.timeline import Timeline  # noqa: PLC0415 - as above
+
+    figures = LocalFigures()
+    order = order_body()
+    with quiet_process() as real_stderr:
+        progress = Progress(real_stderr)
+        progress("starting")
+        try:
+            started = time.perf_counter()
+            with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False) as local:
+                figures.startup_seconds = time.perf_counter() - started
+                figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
+                customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
+                provider = PaymentProvider(local.outputs())
+                measure_one_at_a_time(customers[0], provider, order, figures, progress)
+                if run_orders:
+                    figures.run = measure_run(local, customers, provider, order, orders=run_orders, progress=progress)
+                progress("stopping")
+        finally:
+            progress.done()
+    return figures
+
+
+# ---------------------------------------------------------------- printing
+
+
+def verdict(within: bool) -> str:
+    return "✓ within" if within else "✗ over"
+
+
+def spread(values: list[float], scale: float = 1) -> str:
+    return f"{min(values) * scale:.0f}-{max(values) * scale:.0f}"
+
+
+def print_local_cloud(figures: LocalFigures) -> None:
+    print(
+        f"  started in {figures.startup_seconds:.1f} s, in this process: moto, the handlers, the delivery loop and"
+        " the client threads share one interpreter"
+    )
+    print(
+        f"  every order is events/{ORDER_EVENT}'s body; the seeded stock cannot serve them all, so it was"
+        " topped up first: " + ", ".join(f"{s.sku} {s.seeded} -> {s.set_to}" for s in figures.stock)
+    )
+    print(f"  {'one order at a time':<34} {'samples':>7} {'p50 ms':>7} {'p95 ms':>7} {'min-max':>11}")
+    post_p50, get_p50 = statistics.median(figures.post_ms), statistics.median(figures.get_ms)
+    print(
+        f"  {'POST /orders (new order)':<34} {len(figures.post_ms):>7} {post_p50:>7.0f}"
+        f" {percentile(figures.post_ms, 0.95):>7.0f} {spread(figures.post_ms):>11}"
+        f"   target p50 <= {POST_P50_MS_TARGET} ms {verdict(post_p50 <= POST_P50_MS_TARGET)}"
+    )
+    print(
+        f"  {'GET /orders/{id} (existing order)':<34} {len(figures.get_ms):>7} {get_p50:>7.0f}"
+        f" {percentile(figures.get_ms, 0.95):>7.0f} {spread(figures.get_ms):>11}   (for information)"
+    )
+    completed = figures.to_completed_s
+    to_completed_p50 = statistics.median(completed)
+    not_completed = {status: n for status, n in figures.sequential_statuses.items() if status != COMPLETED}
+    print(
+        f"  {'POST /orders to COMPLETED':<34} {len(completed):>7} {to_completed_p50 * 1000:>7.0f}"
+        f" {percentile(completed, 0.95) * 1000:>7.0f} {spread(completed, 1000):>11}"
+        f"   target p50 <= {TO_COMPLETED_P50_S_TARGET:.0f} s {verdict(to_completed_p50 <= TO_COMPLETED_P50_S_TARGET)}"
+        + (f"  (did not complete: {not_completed})" if not_completed else "")
+    )
+    for line in (
+        f"{WARM_UP} warm-up orders first (not counted); each POST {QUIET_SECONDS} s after the previous one completed,",
+        "with a fresh Idempotency-Key; the webhook goes as soon as the saga asks for payment (the provider watches",
+        "its payments table every 50 ms); the client polls GET /orders/{id} every 50 ms (Customer.wait_for) until",
+        "COMPLETED, so that figure includes up to 50 ms of polling; the GETs read those completed orders, in turn",
+    ):
+        print(f"    {line}")
+    if figures.run is not None:
+        print_run(figures.run)
+    else:
+        print("  concurrent run: left out (--local-orders 0)")
+
+
+def print_run(run: RunResult) -> None:
+    from local_cloud.client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
+
+    final = sum(count for status, count in run.outcomes.items() if status in FINAL_STATUSES)
+    print(
+        f"  {run.orders} orders from {run.clients} concurrent clients (threads; each places an order, pays when asked,"
+        " polls GET until a final status, next)"
+    )
+    print(
+        f"    throughput              {run.orders / run.seconds:.2f} orders/s ({run.seconds:.1f} s in all);"
+        f" by quarter of the orders: {', '.join(f'{rate:.2f}' for rate in run.quarters)}"
+    )
+    print(
+        f"    reached a final status  {final} of {run.orders}   target {run.orders} of {run.orders}"
+        f" {verdict(final == run.orders)}"
+    )
+    print(f"    per status              {', '.join(f'{status} {n}' for status, n in run.outcomes.most_common())}")
+    if run.queues_empty_after is not None:
+        print(
+            f"    left in queues          nothing in any of the template's {run.queues} queues (dead-letter queues"
+            f" included), {run.queues_empty_after:.1f} s after the last order ended   ✓"
+        )
+    else:
+        left = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues_left.items()))
+        print(
+            f"    left in queues          {left} (visible + in flight, {QUEUE_SETTLE_SECONDS} s after the last"
+            " order ended)   ✗"
+        )
