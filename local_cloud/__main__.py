@@ -9,7 +9,6 @@ import argparse
 import signal
 import sys
 import threading
-from collections import Counter
 
 from local_cloud.provision import EMULATED_HERE
 from local_cloud.server import (
@@ -25,10 +24,12 @@ from local_cloud.template import ROOT
 from local_cloud.timeline import Timeline
 
 
-def _banner(local: LocalCloud) -> str:
+def banner(local: LocalCloud) -> str:
     cloud = local.cloud
     emulated = sorted({t for t in EMULATED_HERE if cloud.template.of_type(t)})
-    skipped = Counter(cloud.not_provisioned.values())
+    skipped: dict[str, list[str]] = {}
+    for logical_id, kind in sorted(cloud.not_provisioned.items()):
+        skipped.setdefault(kind, []).append(logical_id)
     alice = local.customers["alice"]
     lines = [
         "",
@@ -48,9 +49,8 @@ def _banner(local: LocalCloud) -> str:
         f"  Fire a schedule now:  make fire SCHEDULE=<name>   ({', '.join(local.schedules.names)})",
         "",
         "  Run by local_cloud itself (moto has no such service): " + "; ".join(emulated),
-        "  Not provisioned: "
-        + (", ".join(f"{count} {kind}" for kind, count in sorted(skipped.items())) or "nothing")
-        + " (nothing reads them at run time)",
+        "  Not provisioned" + (" (nothing reads them at run time):" if skipped else ": nothing"),
+        *(f"    {kind}: {', '.join(names)}" for kind, names in sorted(skipped.items())),
         "",
         f"  Function logs (Powertools JSON): {FUNCTION_LOG.relative_to(ROOT)}",
         "",
@@ -85,7 +85,7 @@ def main() -> None:
             watch_code=not arguments.no_reload,
         ) as local,
     ):
-        print(_banner(local), file=sys.__stdout__, flush=True)
+        print(banner(local), file=sys.__stdout__, flush=True)
         try:
             stop.wait()
         except KeyboardInterrupt:

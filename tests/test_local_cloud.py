@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local_cloud.__main__ import banner
 from local_cloud.client import FINAL_STATUSES, Answer, Customer, PaymentProvider, request
 from local_cloud.provision import FAKE_CREDENTIALS
 from local_cloud.server import LocalCloud, running_local_cloud
@@ -355,3 +356,14 @@ def test_a_changed_function_is_reloaded_and_still_answers(shop: Shop) -> None:
     after = shop.alice.order(order_id)
     assert after.status == 200, after
     assert after.body == before
+
+
+def test_start_up_names_every_resource_it_did_not_provision(shop: Shop) -> None:
+    shown = banner(shop.local)
+
+    not_provisioned = shop.local.cloud.not_provisioned
+    # Only the schema registry, which nothing reads at run time; anything else needs a provisioner or a reason.
+    assert set(not_provisioned.values()) == {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema"}
+    assert all(logical_id in shown for logical_id in not_provisioned)
+    assert "make -s token CUSTOMER=alice" in shown
+    assert shop.local.api_url in shown
