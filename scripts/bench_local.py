@@ -174,10 +174,12 @@ def pay_and_finish(customer: Customer, provider: PaymentProvider, order_id: str)
     from local_cloud.client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
     from orders.webhook import PaymentWebhookType  # noqa: PLC0415 - as above
 
+    paid = "webhook accepted"
     try:
         answer = provider.send(order_id, PaymentWebhookType.SUCCEEDED)  # waits until the saga asks (30 s at most)
     except TimeoutError:
-        pass  # never asked: an order can end before its payment (out of stock); its status says so
+        # Not asked: an order can end before its payment (out of stock), and its status says so.
+        paid = "payment not asked for within 30 s, no webhook sent"
     else:
         if answer.status >= 300:
             return f"webhook answered {answer.status}"
@@ -186,7 +188,7 @@ def pay_and_finish(customer: Customer, provider: PaymentProvider, order_id: str)
     except TimeoutError:
         last = customer.order(order_id)
         status = last.body.get("status") if isinstance(last.body, dict) else last.status
-        return f"still {status} after {ORDER_TIMEOUT_SECONDS} s"
+        return f"still {status} after {ORDER_TIMEOUT_SECONDS} s ({paid})"
     return str(answer.body["status"])
 
 
