@@ -313,6 +313,11 @@ FAKE_CREDENTIALS = {
 }
 
 
+def fake_account(endpoint: str | None = None) -> dict[str, str | None]:
+    """An environment that cannot reach a real account: fake credentials, no profile, AWS at `endpoint` or mocked."""
+    return FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": endpoint}
+
+
 # moto runs state machines (instead of only recording executions) when asked to.
 MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
 
@@ -325,7 +330,7 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
     The template's functions answer moto's Lambda Invoke, and rules deliver to state machines and topics.
     """
     with ExitStack() as stack:
-        stack.enter_context(temporary_environment(FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": None}))
+        stack.enter_context(temporary_environment(fake_account()))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         cloud = provision(Template.load(overrides=parameters))
         stack.enter_context(invoke_in_process(cloud.functions))

@@ -34,7 +34,7 @@ from local_cloud.api_gateway import ApiGateway, Exchange
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
-from local_cloud.provision import FAKE_CREDENTIALS, Cloud, provision
+from local_cloud.provision import Cloud, fake_account, provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.template import ROOT, Template
 from local_cloud.timeline import Timeline, order_id_in
@@ -159,7 +159,7 @@ def _local_aws(port: int) -> Iterator[str]:
     saved_sfn = dict(default_user_config["stepfunctions"])
     # Run state machines (moto only records executions by default).
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    local_aws = FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": endpoint, "MOTO_PORT": str(port)}
+    local_aws = fake_account(endpoint) | {"MOTO_PORT": str(port)}
     try:
         # MOTO_PORT is where moto's ASL executor sends its Lambda calls.
         with temporary_environment(local_aws):

@@ -7,24 +7,24 @@ from typing import Any
 
 import pytest
 
+from local_cloud.environment import temporary_environment
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import FAKE_CREDENTIALS, Cloud, in_process_cloud
+from local_cloud.provision import Cloud, fake_account, in_process_cloud
 from local_cloud.queues import QueueMapping
 from local_cloud.streams import StreamMapping
 
 
 @pytest.fixture(autouse=True)
-def _aws_credentials(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def _aws_credentials(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fake credentials so nothing can reach a real account, whatever the shell has.
 
     Tests marked `local_cloud` are left alone: running_local_cloud sets fake credentials and its own endpoint.
     """
     if request.node.get_closest_marker("local_cloud"):
+        yield
         return
-    for name, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with temporary_environment(fake_account()):
+        yield
 
 
 @pytest.fixture
