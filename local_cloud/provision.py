@@ -6,6 +6,7 @@ reported by name in `Cloud.not_provisioned`, never skipped silently.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
@@ -50,8 +51,14 @@ EMULATED_HERE = {
 }
 
 
+@functools.cache
+def _client(service: str) -> Any:
+    """One client per service for a provisioning run (creating one costs more than most calls it makes)."""
+    return boto3.client(service)  # type: ignore[call-overload]  # stubs type literal service names only
+
+
 def _table(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    client = boto3.client("dynamodb")
+    client = _client("dynamodb")
     request: dict[str, Any] = {
         "TableName": properties.get("TableName", logical_id),
         "AttributeDefinitions": properties["AttributeDefinitions"],
@@ -91,7 +98,7 @@ _QUEUE_ATTRIBUTES = (
 
 
 def _queue(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    client = boto3.client("sqs")
+    client = _client("sqs")
     fifo = bool(properties.get("FifoQueue"))
     name = properties.get("QueueName", logical_id + (".fifo" if fifo else ""))
     attributes: dict[Any, str] = {
@@ -109,7 +116,7 @@ def _queue(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes
 
 def _event_bus(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
     name = properties.get("Name", logical_id)
-    arn = boto3.client("events").create_event_bus(Name=name)["EventBusArn"]
+    arn = _client("events").create_event_bus(Name=name)["EventBusArn"]
     return name, {"Arn": arn, "Name": name}
 
 
@@ -120,12 +127,12 @@ def _topic(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes
     if properties.get("FifoTopic"):
         attributes["FifoTopic"] = "true"
     name = properties.get("TopicName", logical_id)
-    arn = boto3.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    arn = _client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
     return arn, {"TopicArn": arn, "TopicName": name}
 
 
 def _kms_key(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    key = boto3.client("kms").create_key(
+    key = _client("kms").create_key(
         Description=properties.get("Description", logical_id), Policy=json.dumps(properties["KeyPolicy"])
     )["KeyMetadata"]
     return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
@@ -133,7 +140,7 @@ def _kms_key(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribut
 
 def _log_group(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
     name = properties.get("LogGroupName", f"/local/{logical_id}")
-    client = boto3.client("logs")
+    client = _client("logs")
     client.create_log_group(logGroupName=name)
     if "RetentionInDays" in properties:
         client.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
@@ -170,7 +177,7 @@ def _state_machine(logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
     for name, value in properties.get("DefinitionSubstitutions", {}).items():
         definition = definition.replace("${" + name + "}", str(value))
     name = properties.get("StateMachineName", logical_id)
-    arn = boto3.client("stepfunctions").create_state_machine(
+    arn = _client("stepfunctions").create_state_machine(
         name=name,
         definition=json.dumps(cfn_yaml.loads(definition)),  # the ASL may be YAML; the API takes JSON
         roleArn=properties["RoleArn"],
@@ -180,7 +187,7 @@ def _state_machine(logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
 
 
 def _rule(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    events = boto3.client("events")
+    events = _client("events")
     name = properties.get("Name", logical_id)
     bus = properties.get("EventBusName", "default")
     request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": properties.get("State", "ENABLED")}
@@ -201,7 +208,7 @@ def _archive(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribut
         request["EventPattern"] = json.dumps(properties["EventPattern"])
     if "RetentionDays" in properties:
         request["RetentionDays"] = int(properties["RetentionDays"])
-    arn = boto3.client("events").create_archive(**request)["ArchiveArn"]
+    arn = _client("events").create_archive(**request)["ArchiveArn"]
     return request["ArchiveName"], {"Arn": arn}
 
 
@@ -213,7 +220,7 @@ def _subscription(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
     }
     if "FilterPolicyScope" in attributes:
         attributes["FilterPolicyScope"] = str(properties["FilterPolicyScope"])
-    arn = boto3.client("sns").subscribe(
+    arn = _client("sns").subscribe(
         TopicArn=properties["TopicArn"],
         Protocol=properties["Protocol"],
         Endpoint=properties["Endpoint"],
@@ -228,9 +235,7 @@ def _secret(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribute
     if value is None:
         # GenerateSecretString: a fresh random value, as Secrets Manager would make one.
         value = secrets.token_urlsafe(int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32)))
-    arn = boto3.client("secretsmanager").create_secret(Name=properties.get("Name", logical_id), SecretString=value)[
-        "ARN"
-    ]
+    arn = _client("secretsmanager").create_secret(Name=properties.get("Name", logical_id), SecretString=value)["ARN"]
     return arn, {"Id": arn}
 
 
@@ -272,6 +277,7 @@ class Cloud:
 def provision(template: Template) -> Cloud:
     """Create every resource a provisioner exists for, each after the resources it refers to."""
     cloud = Cloud(template)
+    _client.cache_clear()  # this run's clients: the endpoint and credentials may differ from the last run's
     # Warm handlers' cached secrets and clients belong to the previous cloud.
     clear_powertools_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
     pending = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -38,6 +40,22 @@ def _local_code_as_s3(sam_template: dict[str, Any]) -> None:
                 properties[name] = f"s3://{LOCAL_BUCKET}/{properties[name].rstrip('/')}"
 
 
+@functools.lru_cache(maxsize=8)
+def _translate(
+    path: Path, _mtime_ns: int, overrides: tuple[tuple[str, Any], ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The SAM transform of the file as it is now: paid once per file version and overrides, not per cloud."""
+    # A JSON round trip turns cfn-lint's position-tracking nodes into plain dicts.
+    sam_template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    _local_code_as_s3(sam_template)
+    parameters = {name: spec.get("Default") for name, spec in sam_template.get("Parameters", {}).items()} | dict(
+        overrides
+    )
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=PSEUDO_PARAMETERS["AWS::Region"]))
+    # The template names no managed policy by name, so translating never needs IAM's list.
+    return parameters, translator.translate(sam_template, parameters, get_managed_policy_map=dict)
+
+
 @dataclass
 class Template:
     """The translated template plus the values its intrinsics resolve to on this machine."""
@@ -52,20 +70,11 @@ class Template:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, overrides: Mapping[str, Any] | None = None) -> Template:
-        # A JSON round trip turns cfn-lint's position-tracking nodes into plain dicts.
-        sam_template = json.loads(json.dumps(cfn_yaml.load(str(path))))
-        _local_code_as_s3(sam_template)
-        parameters = {name: spec.get("Default") for name, spec in sam_template.get("Parameters", {}).items()} | dict(
-            overrides or {}
-        )
-        translator = Translator(
-            None, Parser(), boto_session=boto3.Session(region_name=PSEUDO_PARAMETERS["AWS::Region"])
-        )
-        # The template names no managed policy by name, so translating never needs IAM's list.
-        translated = translator.translate(sam_template, parameters, get_managed_policy_map=dict)
+        parameters, translated = _translate(path, path.stat().st_mtime_ns, tuple(sorted((overrides or {}).items())))
+        translated = copy.deepcopy(translated)  # each cloud resolves and records into its own copy
         return cls(
             resources=translated["Resources"],
-            parameters=parameters,
+            parameters=dict(parameters),
             mappings=translated.get("Mappings", {}),
             conditions=translated.get("Conditions", {}),
             outputs={key: output["Value"] for key, output in translated.get("Outputs", {}).items()},
