@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
+.PHONY: help install local demo token fire walkthrough lint test unit build deploy invoke start-api bench openapi schemas seed webhook clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,8 +58,11 @@ lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint,
 	$(BIN)/sam validate --lint
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
 
-test: lint ## Every linter, then every test with coverage (fails under 90%)
-	$(BIN)/pytest --cov --cov-report=term
+test: lint ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
+	$(BIN)/pytest --numprocesses auto --cov --cov-report=term --durations 10
+
+unit: install ## The tests that need no AWS at all (tests/unit), in seconds
+	$(BIN)/pytest tests/unit
 
 build: install ## sam build (arm64, python3.13) into .aws-sam/build
 	$(BIN)/sam build

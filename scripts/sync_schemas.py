@@ -1,7 +1,7 @@
 """Copy schemas/<Type>.json into the template's <Type>Schema registry resources.
 
 `schemas/` is what the tests validate emitted events against; the template registers the
-same text in the EventBridge schema registry. tests/test_contracts.py fails when they differ.
+same text in the EventBridge schema registry. tests/unit/test_contracts.py fails when they differ.
 Run: .venv/bin/python -m scripts.sync_schemas
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from local_cloud.template import Template
-from tests import test_template
+from tests.unit import test_template
 
 FOURTEEN_DAYS = 1_209_600  # seconds: SQS's longest retention, for messages someone has to look at
 LAMBDA_DEFAULT_TIMEOUT = 3

@@ -4,9 +4,10 @@ Each test makes a real consumer fail on purpose (its collaborator replaced by on
 the mapping then does. Proven elsewhere, and not repeated here:
 
 - a record failed in an SQS batch (partial batch response) is the only one delivered again, the others are
-  deleted: tests/test_notifications.py (NotificationsQueue) and tests/test_analytics.py (AnalyticsQueue);
-- Lambda's SQS event shape, unreadable responses, FIFO on ad-hoc queues: tests/test_queues.py;
-- every dead-letter queue has an alarm on the alarm topic: tests/test_reliability.py.
+  deleted: tests/handlers/test_notifications.py (NotificationsQueue) and tests/handlers/test_analytics.py
+  (AnalyticsQueue);
+- Lambda's SQS event shape, unreadable responses, FIFO on ad-hoc queues: tests/emulator/test_queues.py;
+- every dead-letter queue has an alarm on the alarm topic: tests/unit/test_reliability.py.
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def test_the_api_stage_is_traced_throttled_and_access_logged(template: Template)
 
 def test_every_stack_output_a_script_reads_is_declared(template: Template) -> None:
     """The scripts find deployed resources through outputs; a renamed or dropped output must fail here, not there."""
-    scripts = (Path(__file__).resolve().parent.parent / "scripts").glob("*.py")
+    scripts = (Path(__file__).resolve().parents[2] / "scripts").glob("*.py")
     read = {
         key
         for script in scripts

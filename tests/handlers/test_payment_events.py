@@ -2,7 +2,7 @@
 
 Each test drives the real pair of functions: the webhook function queues a signed delivery, and
 the queue's template mapping delivers it to the consumer. The execution that waits is a one-state
-machine standing in for the saga's RequestPayment (tests/test_fulfilment.py runs the real saga).
+machine standing in for the saga's RequestPayment (tests/handlers/test_fulfilment.py runs the real saga).
 """
 
 from __future__ import annotations
