@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
+.PHONY: help install local demo token fire walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook pre-commit clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint,
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 	$(BIN)/sam validate --lint
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+
+pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
+	$(BIN)/pre-commit run --all-files
 
 test: lint ## Every linter, then every test with coverage (fails under 90%)
 	$(BIN)/pytest --cov --cov-report=term
