@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not worth a pin for one load
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def repository_files() -> tuple[Path, ...]:
+    """Every file git tracks, and every new one it does not ignore: what a clone holds once committed."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607 - git from PATH
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    return tuple(ROOT / name for name in listed.split("\0") if name and (ROOT / name).is_file())
 
 
 def make_recipe(target: str) -> list[str]:
@@ -39,3 +53,14 @@ def test_pre_commit_runs_the_lint_commands_of_the_makefile() -> None:
 def test_pre_commit_clones_nothing() -> None:
     """CI has no access to GitHub: a hook repository that needs cloning would fail there."""
     assert {repo for repo, _ in pre_commit_hooks()} <= {"local", "meta"}
+
+
+def test_dependabot_watches_every_directory_that_pins_a_package() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    [pip] = [update for update in config["updates"] if update["package-ecosystem"] == "pip"]
+    pinning = {
+        "/" + str(path.parent.relative_to(ROOT)).removeprefix(".")
+        for path in repository_files()
+        if path.match("requirements*.txt") and "==" in path.read_text()
+    }
+    assert pinning == set(pip["directories"])
