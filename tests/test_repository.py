@@ -1,7 +1,8 @@
-"""The repository as a team adopts it: self-contained, and its pre-commit hooks the same as `make lint`."""
+"""The repository as a team adopts it: self-contained, its links whole, its pre-commit hooks the same as `make lint`."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -64,3 +65,40 @@ def test_dependabot_watches_every_directory_that_pins_a_package() -> None:
         if path.match("requirements*.txt") and "==" in path.read_text()
     }
     assert pinning == set(pip["directories"])
+
+
+# A path outside the repository: the sibling folder of the project's working notes, or an absolute path
+# of the machine it was written on. Spelled so that this file does not match itself.
+OUTSIDE_PATH = re.compile(rb"\.\./shared\b|(?<![\w.:/-])[/]work\b")
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def test_no_file_refers_to_a_path_outside_the_repository() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.decode(errors='replace').strip()}"
+        for path in repository_files()
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1)
+        if OUTSIDE_PATH.search(line)
+    ]
+    assert not found, "these lines point outside the repository, which a clone does not have:\n" + "\n".join(found)
+
+
+def anchors(markdown: Path) -> set[str]:
+    """The heading anchors GitHub generates for a Markdown file."""
+    headings = re.findall(r"^#+ (.+)$", markdown.read_text(), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_relative_link_in_the_docs_leads_somewhere() -> None:
+    broken = []
+    for document in (path for path in repository_files() if path.suffix == ".md"):
+        for target in MARKDOWN_LINK.findall(document.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto: ... are the web's to keep
+            name, _, anchor = target.partition("#")
+            linked = (document.parent / name).resolve() if name else document
+            if not linked.is_relative_to(ROOT) or not linked.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target} (no such file in the repository)")
+            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+                broken.append(f"{document.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
