@@ -42,10 +42,10 @@ demo: install ## Scripted scenarios against the local cloud (starts one if none 
 	PYTHONPATH=layer $(BIN)/python -m scripts.demo
 
 token: install ## A Cognito ID token of a local demo customer: CUSTOMER=alice|bob
-	@curl -sf http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/token/$(CUSTOMER) | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["idToken"])'
+	@$(BIN)/python -m scripts.local_control token "$(CUSTOMER)"
 
 fire: install ## Fire a schedule of the local cloud now: SCHEDULE=<name> (make local lists them)
-	@curl -sf -X POST http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/schedules/$(SCHEDULE)/fire; echo
+	@$(BIN)/python -m scripts.local_control fire "$(SCHEDULE)"
 
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough

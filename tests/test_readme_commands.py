@@ -1,9 +1,11 @@
-"""The README's commands for looking at local state, run as written against a running local cloud.
+"""The README's commands for a running local cloud, run as a reader runs them.
 
-The commands are read from README.md itself (the block that exports AWS_ENDPOINT_URL), so the test
-follows the README rather than a copy of it. Only the ports change: the README shows the defaults,
-and the local cloud here runs on free ones. Each command runs in a shell that has nothing from this
-process's AWS settings, nor a user's ~/.aws, so that the README's own exports must be enough.
+The commands for looking at local state are read from README.md itself (the block that exports
+AWS_ENDPOINT_URL), so the test follows the README rather than a copy of it. Only the ports change:
+the README shows the defaults, and the local cloud here runs on free ones. Each command runs in a
+shell that has nothing from this process's AWS settings, nor a user's ~/.aws, so that the README's
+own exports must be enough. `make token` and `make fire` run through make, as the README shows them,
+and must fail in one line, not a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -132,3 +135,67 @@ def test_the_region_in_aws_region_alone_is_not_enough(local: LocalCloud, tmp_pat
     result = run_in_shell(f"{regionless}\naws dynamodb list-tables", local, tmp_path)
     assert result.returncode != 0
     assert "region" in result.stderr.lower(), result.stderr
+
+
+def make(target: str, control_url: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """`make -s <target> NAME=value ...` against the control endpoint at `control_url`."""
+    port = control_url.rsplit(":", 1)[1]
+    assignments = [f"{name}={value}" for name, value in variables.items()]
+    # -o install: the tests run inside the installed .venv; a newer requirements file must not reinstall it here.
+    return subprocess.run(  # noqa: S603 - the project's own Makefile
+        ["make", "-s", "-o", "install", target, *assignments],  # noqa: S607 - make from PATH, as the README runs it
+        cwd=ROOT,
+        env=os.environ | {"LOCAL_CONTROL_PORT": port},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def our_lines(stderr: str) -> list[str]:
+    """What the command itself printed on stderr, without make's own closing `make: *** ... Error 1`."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("make: ***")]
+
+
+def test_make_token_prints_a_token_that_the_api_accepts(local: LocalCloud) -> None:
+    result = make("token", local.control_url, CUSTOMER="bob")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.count(".") == 2, token  # a JWT: header.payload.signature
+    assert Customer(local.api_url, token).orders().status == 200
+
+
+def test_make_token_for_an_unknown_customer_says_so_in_one_line(local: LocalCloud) -> None:
+    result = make("token", local.control_url, CUSTOMER="carol")
+    assert result.returncode != 0
+    assert result.stdout == ""
+    [line] = our_lines(result.stderr)
+    assert "the local cloud answered 404" in line, line
+    assert "/token/carol" in line, line
+
+
+def test_make_token_without_a_local_cloud_says_so_in_one_line() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago, and nobody listens on now
+        probe.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = make("token", nobody, CUSTOMER="alice")
+    assert result.returncode != 0
+    [line] = our_lines(result.stderr)
+    assert line.startswith(f"no local cloud answers at {nobody}"), line
+    assert "make local" in line, line
+
+
+def test_make_fire_fires_a_schedule_of_the_template(local: LocalCloud) -> None:
+    [schedule, *_] = sorted(local.schedules.names)
+    result = make("fire", local.control_url, SCHEDULE=schedule)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["fired"] == schedule
+
+
+def test_make_fire_with_a_wrong_name_shows_the_servers_message(local: LocalCloud) -> None:
+    result = make("fire", local.control_url, SCHEDULE="NoSuchSchedule")
+    assert result.returncode != 0
+    [line] = our_lines(result.stderr)
+    assert "no schedule NoSuchSchedule; there are" in line, line
+    assert all(name in line for name in local.schedules.names), line  # the server lists what there is
