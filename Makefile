@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test unit build deploy invoke start-api bench openapi schemas seed webhook clean
+.PHONY: help install local demo token fire walkthrough lint test unit build deploy invoke start-api bench openapi schemas seed webhook pre-commit clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,10 +42,10 @@ demo: install ## Scripted scenarios against the local cloud (starts one if none 
 	PYTHONPATH=layer $(BIN)/python -m scripts.demo
 
 token: install ## A Cognito ID token of a local demo customer: CUSTOMER=alice|bob
-	@curl -sf http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/token/$(CUSTOMER) | $(BIN)/python -c 'import json,sys; print(json.load(sys.stdin)["idToken"])'
+	@$(BIN)/python -m scripts.local_control token "$(CUSTOMER)"
 
 fire: install ## Fire a schedule of the local cloud now: SCHEDULE=<name> (make local lists them)
-	@curl -sf -X POST http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/schedules/$(SCHEDULE)/fire; echo
+	@$(BIN)/python -m scripts.local_control fire "$(SCHEDULE)"
 
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
@@ -57,6 +57,9 @@ lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint,
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 	$(BIN)/sam validate --lint
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+
+pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
+	$(BIN)/pre-commit run --all-files
 
 test: lint ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
 	$(BIN)/pytest --numprocesses auto --cov --cov-report=term --durations 10

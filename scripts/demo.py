@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +26,8 @@ from local_cloud.template import ROOT
 from local_cloud.timeline import Timeline
 from orders.event_store import EventStore
 from orders.webhook import PaymentWebhookType
-from scripts.stack_outputs import LOCAL_CONTROL_URL, NoLocalCloud, local_outputs
+from scripts.local_control import NoLocalCloud, ask
+from scripts.stack_outputs import local_outputs
 
 say = partial(print, file=sys.stdout, flush=True)  # the terminal, even while the handlers' logs go to a file
 
@@ -171,8 +171,7 @@ def a_shop() -> Iterator[Shop]:
 
 
 def _token(customer: str) -> str:
-    with urllib.request.urlopen(f"{LOCAL_CONTROL_URL}/token/{customer}", timeout=10) as response:  # noqa: S310 - local
-        return str(json.load(response)["idToken"])
+    return str(ask(f"/token/{customer}")["idToken"])
 
 
 def main() -> int:

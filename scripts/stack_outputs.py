@@ -7,19 +7,12 @@ process's boto3 is pointed at its moto.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 
 import boto3
 
 from local_cloud.provision import FAKE_CREDENTIALS
-
-LOCAL_CONTROL_URL = f"http://127.0.0.1:{os.environ.get('LOCAL_CONTROL_PORT', '3001')}"
-
-
-class NoLocalCloud(SystemExit):
-    """Nothing answers at the control URL. A SystemExit, so that a script's user reads one line, not a traceback."""
+from scripts.local_control import LOCAL_CONTROL_URL, ask
 
 
 def stack_outputs(stack: str) -> dict[str, str]:
@@ -28,11 +21,8 @@ def stack_outputs(stack: str) -> dict[str, str]:
 
 
 def local_outputs(control_url: str = LOCAL_CONTROL_URL) -> dict[str, str]:
-    try:
-        with urllib.request.urlopen(f"{control_url}/outputs", timeout=5) as response:  # noqa: S310 - a local URL
-            answer = json.load(response)
-    except OSError as error:
-        raise NoLocalCloud(f"no local cloud answers at {control_url} ({error}): start one with `make local`") from None
+    """The running local cloud's outputs; raises NoLocalCloud (a one-line SystemExit) when none answers."""
+    answer = ask("/outputs", control_url=control_url)
     os.environ.update(FAKE_CREDENTIALS)
     os.environ["AWS_ENDPOINT_URL"] = answer["endpoint"]
     return dict(answer["outputs"])

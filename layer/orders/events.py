@@ -10,7 +10,7 @@ from typing import Any
 
 
 class EventType(StrEnum):
-    """Every event in an order's life (DESIGN.md). The fulfilment saga appends the middle ones."""
+    """Every event in an order's life (docs/architecture.md). The fulfilment saga appends the middle ones."""
 
     ORDER_PLACED = "OrderPlaced"
     INVENTORY_RESERVED = "InventoryReserved"

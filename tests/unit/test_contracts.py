@@ -28,7 +28,7 @@ def functions_in(template: Template) -> dict[str, Path]:
 
 
 def folder_name(logical_id: str) -> str:
-    """PlaceOrderFunction -> place_order: the naming convention of DESIGN.md."""
+    """PlaceOrderFunction -> place_order: the naming convention of docs/architecture.md."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id.removesuffix("Function")).lower()
 
 
