@@ -48,6 +48,9 @@ def ensure_free(ports: Mapping[Port, int], host: str = HOST) -> None:
     for port, number in ports.items():
         if number == 0:
             continue
+        others = [other.what for other, given in ports.items() if given == number and other != port]
+        if others:
+            raise PortUnavailable(f"port {number} is given to both {port.what} and {others[0]}: each needs its own")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:

@@ -241,12 +241,11 @@ def test_a_taken_port_is_named_and_nothing_starts(taken: Port) -> None:
     assert "Local cloud:" not in started.output  # the banner: nothing was provisioned
 
 
-def test_the_same_port_twice_is_refused() -> None:
-    with socket.socket() as holder:
-        holder.bind((HOST, 0))
-        holder.listen()
-        with pytest.raises(PortUnavailable, match=str(holder.getsockname()[1])):
-            ensure_free({API: free_port(), AWS: holder.getsockname()[1]})
+def test_the_same_port_for_two_servers_is_refused_before_anything_binds() -> None:
+    number = free_port()
+
+    with pytest.raises(PortUnavailable, match=f"port {number} is given to both the API and moto"):
+        ensure_free({API: number, AWS: number, CONTROL: 0})
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda stop: stop.name)
