@@ -136,7 +136,7 @@ class ExecutionWatcher:
 
     def running(self) -> list[tuple[str, str | None]]:
         """The executions not seen to end yet: (name, order id)."""
-        return [(name, self._order_of.get(arn)) for arn, name in self._running.items()]
+        return [(name, self._order_of.get(arn)) for arn, name in list(self._running.items())]  # one atomic copy
 
     def _started_since_last_poll(self, machine: str) -> dict[str, str]:
         """Executions not found before. The list is newest first, so it is read up to the first one that was."""
