@@ -71,29 +71,45 @@ class _StartAbandoned(BaseException):
 
 
 class _Stopper:
-    """What Ctrl-C and SIGTERM do: stop in order the first time, exit at once the second or past the deadline."""
+    """What Ctrl-C and SIGTERM do: stop in order the first time; exit at once the second time or past the deadline.
+
+    The signal handler only sets attributes (and, during start-up, raises): a handler runs in the main thread
+    between any two bytecodes, so one that took a lock (Event.set, Thread.start, print) could wait forever
+    for a lock the interrupted code holds. That is how the old handler, stop.set(), could ignore SIGTERM.
+    The main thread and a watchdog thread poll the attributes instead.
+    """
+
+    POLL_SECONDS = 0.1
 
     def __init__(self) -> None:
-        self.requested = threading.Event()
+        self.first: str | None = None  # the first stop signal's name, once one came
+        self.signals = 0
         self.serving = False
 
     def install(self) -> None:
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
+        threading.Thread(target=self._watch, name="local-cloud-stop-deadline", daemon=True).start()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if self.requested.is_set():
-            _exit_now(f"{signal.Signals(signum).name} again")
-        self.requested.set()
-        _say(f"\n{signal.Signals(signum).name}: stopping the local cloud (its state is in memory and goes with it)")
-        threading.Thread(target=self._deadline, name="local-cloud-stop-deadline", daemon=True).start()
-        if not self.serving:
+        self.signals += 1
+        self.first = self.first or signal.Signals(signum).name
+        if not self.serving and self.signals == 1:
             raise _StartAbandoned  # from the main thread, wherever start-up is: the `with` blocks unwind
 
-    @staticmethod
-    def _deadline() -> None:
-        time.sleep(STOP_DEADLINE_SECONDS)
-        _exit_now(f"not stopped within {STOP_DEADLINE_SECONDS:.0f} s")
+    def wait(self) -> str:
+        """Until a stop signal; its name."""
+        while self.first is None:
+            time.sleep(self.POLL_SECONDS)  # a signal ends the sleep early
+        return self.first
+
+    def _watch(self) -> None:
+        while self.first is None:
+            time.sleep(self.POLL_SECONDS)
+        deadline = time.monotonic() + STOP_DEADLINE_SECONDS
+        while self.signals < 2 and time.monotonic() < deadline:
+            time.sleep(self.POLL_SECONDS)
+        _exit_now(f"{self.first} again" if self.signals >= 2 else f"not stopped within {STOP_DEADLINE_SECONDS:.0f} s")
 
 
 def _say(text: str) -> None:
@@ -118,12 +134,12 @@ def serve(api_port: int, aws_port: int, control_port: int, *, watch_code: bool) 
         ):
             stopper.serving = True
             _say(banner(local))
-            stopper.requested.wait()
-            stopper.serving = False
+            stopped_by = stopper.wait()
+            _say(f"\n{stopped_by}: stopping the local cloud (its state is in memory and goes with it)")
     except PortUnavailable as error:  # taken between the check in __main__ and the bind
         raise SystemExit(f"make local: {error}") from None
     except _StartAbandoned:
-        _say("stopped before the local cloud was serving")
+        _say(f"\n{stopper.first}: stopped before the local cloud was serving")
     _say("local cloud stopped")
     logging.shutdown()
     sys.stdout.flush()

@@ -77,12 +77,12 @@ class LocalProcess:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def wait_for(self, text: str, timeout_seconds: float = START_SECONDS) -> None:
+    def wait_for(self, text: str, timeout_seconds: float = START_SECONDS, poll_seconds: float = 0.1) -> None:
         deadline = time.monotonic() + timeout_seconds
         while not any(text in line for line in self.lines):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"no {text!r} within {timeout_seconds} s; output:\n{self.output}")
-            time.sleep(0.1)
+            time.sleep(poll_seconds)
 
     def wait_until_serving(self) -> LocalProcess:
         self.wait_for("Timeline (time, order id, source, what happened):")
@@ -275,6 +275,22 @@ def test_a_stop_signal_stops_it_and_names_the_saga_it_cuts_short(stop: signal.Si
     assert "local cloud stopped" in started.output
     named = [line for line in started.lines if order_id in line and "was still running" in line]
     assert named, started.output  # the saga it cut short, by its order
+
+
+def test_a_second_signal_exits_at_once_naming_the_threads_still_running() -> None:
+    started = LocalProcess.start().wait_until_serving()
+    try:
+        started.process.send_signal(signal.SIGTERM)
+        # Signals sent together arrive as one; the second goes once the first is seen, well within the
+        # orderly stop's second or so (its servers alone take up to 0.5 s each to notice).
+        started.wait_for("SIGTERM: stopping the local cloud", timeout_seconds=EXIT_SECONDS, poll_seconds=0.01)
+        started.process.send_signal(signal.SIGTERM)
+        status = started.exit_status()
+    finally:
+        started.kill()
+
+    assert status == 1, started.output
+    assert "SIGTERM again: exiting now; threads still running:" in started.output
 
 
 def test_a_stop_signal_during_start_up_abandons_the_start() -> None:
