@@ -516,7 +516,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (bad request line, a line over 64 KiB, over 100 headers) as JSON, not HTML."""
-        del message, explain  # they fill in http.server's HTML page; API Gateway's messages are the status phrase
+        del message, explain  # they fill in http.server's HTML page; the message here is the status phrase, tersely
         body = json.dumps({"message": HTTPStatus(code).phrase}).encode()
         self.request_version = self.protocol_version  # a line http.server took for HTTP/0.9 still gets a status line
         self.send_response(code)
