@@ -18,15 +18,18 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from local_cloud.client import Customer
 from local_cloud.listening import API, AWS, CONTROL, Port, PortUnavailable, ensure_free
 from local_cloud.load import burst
 from local_cloud.template import ROOT
 from local_cloud.timeline import json_field, order_id_in
+from tests.support import sample_event
 
 pytestmark = pytest.mark.local_cloud
 
@@ -50,6 +53,16 @@ class LocalProcess:
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
+
+    @classmethod
+    @contextmanager
+    def running(cls, ports: dict[Port, int] | None = None) -> Iterator[LocalProcess]:
+        """Started, and killed when the block ends if it has not ended by then."""
+        started = cls.start(ports)
+        try:
+            yield started
+        finally:
+            started.kill()
 
     @classmethod
     def start(cls, ports: dict[Port, int] | None = None) -> LocalProcess:
@@ -92,6 +105,11 @@ class LocalProcess:
         with urllib.request.urlopen(f"http://{HOST}:{self.ports[CONTROL]}{path}", timeout=30) as answer:
             return json.load(answer)
 
+    def stop(self, stop: signal.Signals = signal.SIGTERM) -> int:
+        """Send a stop signal; the exit status."""
+        self.process.send_signal(stop)
+        return self.exit_status()
+
     def exit_status(self) -> int:
         status = self.process.wait(EXIT_SECONDS)
         if self._reader is not None:
@@ -106,11 +124,8 @@ class LocalProcess:
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalProcess]:
-    started = LocalProcess.start()
-    try:
+    with LocalProcess.running() as started:
         yield started.wait_until_serving()
-    finally:
-        started.kill()
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +241,8 @@ def test_a_taken_port_is_named_and_nothing_starts(taken: Port) -> None:
         holder.bind((HOST, 0))
         holder.listen()
         ports = {API: free_port(), AWS: free_port(), CONTROL: free_port()} | {taken: holder.getsockname()[1]}
-        started = LocalProcess.start(ports)
-        try:
+        with LocalProcess.running(ports) as started:
             status = started.exit_status()
-        finally:
-            started.kill()
 
     assert status == 1
     assert f"port {ports[taken]} on {HOST} for {taken.what} is taken" in started.output
@@ -248,26 +260,16 @@ def test_the_same_port_for_two_servers_is_refused_before_anything_binds() -> Non
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=lambda stop: stop.name)
 def test_a_stop_signal_stops_it_and_names_the_saga_it_cuts_short(stop: signal.Signals) -> None:
-    started = LocalProcess.start()
-    try:
+    with LocalProcess.running() as started:
         started.wait_until_serving()
-        token = str(started.control("/token/alice")["idToken"])
-        order = json.loads(json.loads((ROOT / "events" / "place_order" / "valid.json").read_text())["body"])
-        placed = urllib.request.Request(
-            f"http://{HOST}:{started.ports[API]}/orders",
-            data=json.dumps(order).encode(),
-            headers={"Authorization": token, "Content-Type": "application/json", "Idempotency-Key": "stop-1"},
-            method="POST",
-        )
-        with urllib.request.urlopen(placed, timeout=30) as answer:  # noqa: S310 - loopback
-            order_id = json.load(answer)["orderId"]
+        alice = Customer(f"http://{HOST}:{started.ports[API]}", str(started.control("/token/alice")["idToken"]))
+        placed = alice.place_order(json.loads(sample_event("place_order/valid.json")["body"]))
+        assert placed.status == 201, placed
+        order_id = str(placed.body["orderId"])
         # Unpaid, its saga waits for the payment webhook: running when the signal comes.
         started.wait_for(f"{order_id}  saga     -> RequestPayment", timeout_seconds=60)
 
-        started.process.send_signal(stop)
-        status = started.exit_status()
-    finally:
-        started.kill()
+        status = started.stop(stop)
 
     assert status == 0, started.output
     assert "local cloud stopped" in started.output
@@ -276,32 +278,24 @@ def test_a_stop_signal_stops_it_and_names_the_saga_it_cuts_short(stop: signal.Si
 
 
 def test_a_second_signal_exits_at_once_naming_the_threads_still_running() -> None:
-    started = LocalProcess.start().wait_until_serving()
-    try:
-        started.process.send_signal(signal.SIGTERM)
+    with LocalProcess.running() as started:
+        started.wait_until_serving().process.send_signal(signal.SIGTERM)
         # Signals sent together arrive as one; the second goes once the first is seen, well within the
         # orderly stop's second or so (its servers alone take up to 0.5 s each to notice).
         started.wait_for("SIGTERM: stopping the local cloud", timeout_seconds=EXIT_SECONDS, poll_seconds=0.01)
-        started.process.send_signal(signal.SIGTERM)
-        status = started.exit_status()
-    finally:
-        started.kill()
+        status = started.stop()
 
     assert status == 1, started.output
     assert "SIGTERM again: exiting now; threads still running:" in started.output
 
 
 def test_a_stop_signal_during_start_up_abandons_the_start() -> None:
-    started = LocalProcess.start()
-    try:
+    with LocalProcess.running() as started:
         # moto listens first, then the template is provisioned on it (seconds): the signal comes mid-start.
         deadline = time.monotonic() + START_SECONDS
         while not _accepts(started.ports[AWS]) and time.monotonic() < deadline and started.process.poll() is None:
             time.sleep(0.05)
-        started.process.send_signal(signal.SIGTERM)
-        status = started.exit_status()
-    finally:
-        started.kill()
+        status = started.stop()
 
     assert status == 0, started.output
     assert "stopped before the local cloud was serving" in started.output
