@@ -2,8 +2,9 @@
 
 Routes, integrations and authorizers come from the API definition SAM generates (the RestApi's
 `Body`). Each request becomes the Lambda proxy (v1) event API Gateway would send, and the
-function's answer becomes the HTTP response, including API Gateway's own refusals:
-403 for an unknown route, 401 for a missing, invalid or expired token, 502 for a failing function.
+function's answer becomes the HTTP response, including API Gateway's own refusals, all in its JSON shape:
+403 for an unknown route or method, 401 for a missing, invalid or expired token, 431 for a request line and
+headers over 10,240 bytes, 413 for a body over 10 MB, 502 for a failing function.
 Like `sam local start-api`, URLs carry no stage prefix: http://127.0.0.1:3000/orders.
 """
 
@@ -22,12 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local_cloud.cognito import TokenExpired, Unauthorized, verify_id_token
+from local_cloud.listening import LoopbackHTTPServer
 from local_cloud.provision import Cloud
 from local_cloud.template import PSEUDO_PARAMETERS
 
@@ -37,6 +40,9 @@ REST_API_TYPE = "AWS::ApiGateway::RestApi"
 ANY_METHOD = "ANY"  # a SAM event's `Method: any`
 _INTEGRATED_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
 _PROXY_RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+# API Gateway's REST API quotas: "total combined size of request line and header values" and the payload size.
+REQUEST_LINE_AND_HEADERS_LIMIT = 10_240  # bytes
+PAYLOAD_LIMIT = 10 * 1024 * 1024  # bytes
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,16 @@ class HttpResponse:
     function: str | None = None
 
 
-def _json_response(status: int, message: str, error_type: str) -> HttpResponse:
+def _json_response(status: int, message: str, error_type: str | None = None) -> HttpResponse:
     """One of API Gateway's own answers (a gateway response), in its default shape."""
-    headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
+    headers = [("Content-Type", "application/json")] + ([("x-amzn-ErrorType", error_type)] if error_type else [])
     return HttpResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def _request_line_and_header_values(request: HttpRequest) -> int:
+    """The bytes API Gateway counts against its 10,240-byte quota (http.server decodes headers as Latin-1)."""
+    sizes = [f"{request.method} {request.target} {request.protocol}", *(value for _, value in request.headers)]
+    return sum(len(text.encode("latin-1", "replace")) for text in sizes)
 
 
 # ---------------------------------------------------------------- the API, as the template defines it
@@ -308,8 +320,10 @@ class ApiGateway:
         self.api_id = hashlib.sha256(self.api_logical_id.encode()).hexdigest()[:10]
         self._observe = observe
         self._host = host
-        self._server = ThreadingHTTPServer((host, port), partial(_RequestHandler, gateway=self))
+        self._server = LoopbackHTTPServer((host, port), partial(_RequestHandler, gateway=self))
         self._thread: threading.Thread | None = None
+        self._answering: dict[int, str] = {}  # requests being answered, by a token of each: "METHOD target"
+        self._answering_lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -319,12 +333,18 @@ class ApiGateway:
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
+    def answering(self) -> list[str]:
+        """The requests being answered now ("POST /orders"): what a stop would cut short."""
+        with self._answering_lock:
+            return list(self._answering.values())
+
     def start(self) -> ApiGateway:
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"api-gateway:{self.port}", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stop accepting connections; requests already being answered go on in their own threads."""
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join()
@@ -344,7 +364,14 @@ class ApiGateway:
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Route, authorize, invoke and answer, as API Gateway does for one request; reports the exchange."""
         started = time.perf_counter()
-        response = self._answer(request)
+        token = id(request)
+        with self._answering_lock:
+            self._answering[token] = f"{request.method} {request.target}"
+        try:
+            response = self._answer(request)
+        finally:
+            with self._answering_lock:
+                del self._answering[token]
         if self._observe is not None:
             self._observe(
                 Exchange(
@@ -360,10 +387,12 @@ class ApiGateway:
         return response
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
+        if _request_line_and_header_values(request) > REQUEST_LINE_AND_HEADERS_LIMIT:
+            return _json_response(431, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE.phrase)
         path = urlsplit(request.target).path
         matched = self._route(request.method, path)
         if matched is None:
-            # API Gateway's answer to a path or method it does not have, whatever the caller's token.
+            # API Gateway's answer to a path or method it does not have (TRACE included), whatever the caller's token.
             return _json_response(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
         route, path_parameters = matched
         claims = None
@@ -476,8 +505,44 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.gateway = gateway  # set first: the base class serves the request from its constructor
         super().__init__(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """do_GET, do_TRACE, do_QUERY...: http.server calls do_<METHOD>, and would answer 501 in HTML where none is.
+
+        Every method goes to the gateway instead, which answers 403 to those the API does not declare.
+        """
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, a line over 64 KiB, over 100 headers) as JSON, not HTML."""
+        del message, explain  # they fill in http.server's HTML page; the message here is the status phrase, tersely
+        body = json.dumps({"message": HTTPStatus(code).phrase}).encode()
+        self.request_version = self.protocol_version  # a line http.server took for HTTP/0.9 still gets a status line
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True  # what follows on the connection cannot be trusted to be a request
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _body_length(self) -> int | None:
+        """Content-Length, or None after answering a value that is not one or a body over API Gateway's quota."""
+        text = self.headers.get("Content-Length") or "0"
+        if not text.isdigit() or not text.isascii():
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return None
+        if int(text) > PAYLOAD_LIMIT:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)  # the body is not read: the connection closes
+            return None
+        return int(text)
+
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._body_length()
+        if length is None:
+            return
         request = HttpRequest(
             method=self.command,
             target=self.path,
@@ -495,9 +560,6 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-
-    # http.server calls do_<METHOD>: the methods API Gateway routes all go the same way.
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: `observe` reports every request, the way the caller wants it printed."""

@@ -25,6 +25,7 @@ class EventSources:
     def __init__(self, cloud: Cloud, observe: Observer | None = None) -> None:
         self.streams: list[StreamMapping] = []
         self.queues: list[QueueMapping] = []
+        self.delivering: str | None = None  # "<function> <- its stream|queue" while `deliver` is at it
         self._observe = observe
         for spec in cloud.template.of_type("AWS::Lambda::EventSourceMapping").values():
             properties = cloud.template.resolve(spec["Properties"])
@@ -40,9 +41,12 @@ class EventSources:
         """One pass over every mapping; returns how many invocations it made."""
         made: list[tuple[str, StreamInvocation | Invocation]] = []
         for stream in self.streams:
+            self.delivering = f"{stream.function.logical_id} <- its stream"
             made.extend((stream.function.logical_id, invocation) for invocation in stream.deliver_invocations())
         for queue in self.queues:
+            self.delivering = f"{queue.function.logical_id} <- its queue"
             made.extend((queue.function.logical_id, invocation) for invocation in queue.deliver())
+        self.delivering = None
         if self._observe is not None:
             for function, invocation in made:
                 self._observe(function, invocation)

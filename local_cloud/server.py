@@ -6,13 +6,16 @@ files change) and a delivery loop that does what AWS does between them: streams 
 their functions, schedules when due, and the timeline. Rules, topics and state machines run
 inside moto, with `lambda_bridge` and `rule_targets` routing their calls to the handlers.
 A small control endpoint beside the API answers the scripts: tokens, outputs, firing a schedule.
+
+Every resource lives in this process's memory (moto's): a stopped local cloud is gone, and the next
+starts from an empty account. Stopping takes no new work, gives the work in hand a few seconds to
+finish and names in the timeline whatever it cut short.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +37,19 @@ from local_cloud.api_gateway import ApiGateway, Exchange
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
+from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
 from local_cloud.provision import Cloud, fake_account, provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.template import ROOT, Template
-from local_cloud.timeline import Timeline, order_id_in
+from local_cloud.timeline import Timeline, json_field, order_id_in
 from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
 from orders.inventory import Inventory
 from scripts.seed_inventory import seed_inventory
 
-HOST = "127.0.0.1"
-API_PORT = int(os.environ.get("LOCAL_API_PORT", "3000"))  # `sam local start-api`'s default
-AWS_PORT = int(os.environ.get("LOCAL_AWS_PORT", "5000"))  # moto's default
-CONTROL_PORT = int(os.environ.get("LOCAL_CONTROL_PORT", "3001"))
 DELIVERY_SECONDS = 0.05  # how often streams and queues are polled: Lambda's pollers are about this eager
 WATCH_SECONDS = 0.25  # how often executions and DLQs are looked at
 RELOAD_SECONDS = 1.0  # how often function files are checked for changes
+STOP_GRACE_SECONDS = 3.0  # for the work in hand when the local cloud stops: a delivery pass, a request
 
 
 @dataclass
@@ -97,26 +98,43 @@ class _DeliveryLoop:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-cloud-delivery", daemon=True)
 
+        self._step: str | None = None  # what the loop is doing now, when it is doing anything
+
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout_seconds: float) -> str | None:
+        """Finish the pass under way (for up to `timeout_seconds`); what it was still doing if it did not."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout_seconds)
+        return self.doing if self._thread.is_alive() else None
+
+    @property
+    def doing(self) -> str | None:
+        delivering = self._local.sources.delivering
+        return f"delivering to {delivering}" if delivering else self._step
+
+    def running_executions(self) -> list[tuple[str, str | None]]:
+        """Saga executions not ended when last looked at: (name, order id)."""
+        return self._executions.running()
 
     def _run(self) -> None:
         last_look = 0.0
         while not self._stop.is_set():
             try:
+                self._step = "delivering streams and queues"
                 delivered = self._local.sources.deliver()
+                self._step = "firing due schedules"
                 for firing in self._local.schedules.fire_due():
                     self._local.timeline.add("schedule", str(firing), order_id_in(firing.response))
                 if time.monotonic() - last_look > WATCH_SECONDS:
                     last_look = time.monotonic()
+                    self._step = "looking at executions and dead-letter queues"
                     self._look_around()
             except Exception as error:  # one bad pass must not stop delivery for everything else
                 self._local.timeline.add("local", f"delivery pass failed: {type(error).__name__}: {error}")
                 delivered = 0
+            self._step = None
             if not delivered:
                 self._stop.wait(DELIVERY_SECONDS)
 
@@ -148,12 +166,31 @@ def handler_logs_in_file(path: Path = FUNCTION_LOG) -> Iterator[Path]:
             sys.stdout = saved
 
 
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server, except that a port it cannot listen on fails `start` instead of hanging it.
+
+    moto binds in its own thread and sets its ready event only once bound; werkzeug answers a taken port
+    with sys.exit in that thread, so `start` used to wait for the event forever.
+    """
+
+    bind_error: BaseException | None = None
+
+    def _server_entry(self) -> None:
+        try:
+            super()._server_entry()
+        except (OSError, SystemExit) as error:
+            self.bind_error = error
+            self._server_ready_event.set()
+
+
 @contextmanager
 def _local_aws(port: int) -> Iterator[str]:
     """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server = _MotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
+    if server.bind_error is not None:
+        raise PortUnavailable(f"port {port} on {HOST} for {AWS.what} cannot be listened on: {server.bind_error}")
     port = server.get_host_and_port()[1]
     endpoint = f"http://{HOST}:{port}"
     saved_sfn = dict(default_user_config["stepfunctions"])
@@ -172,15 +209,19 @@ def _local_aws(port: int) -> Iterator[str]:
 
 @contextmanager
 def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_cloud` takes them
-    api_port: int = API_PORT,
-    aws_port: int = AWS_PORT,
-    control_port: int = CONTROL_PORT,
+    api_port: int = API.configured,
+    aws_port: int = AWS.configured,
+    control_port: int = CONTROL.configured,
     parameters: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
     watch_code: bool = True,
 ) -> Iterator[LocalCloud]:
-    """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that)."""
+    """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that).
+
+    PortUnavailable, before anything starts, if a port is taken.
+    """
     timeline = timeline or Timeline()
+    ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
         endpoint = stack.enter_context(_local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
@@ -191,6 +232,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         for logical_id in cloud.template.of_type("AWS::Lambda::Function"):
             cloud.functions.get(logical_id)  # warm, as Lambda sandboxes would be after the first requests
         api = ApiGateway(cloud, HOST, api_port, observe=partial(_report_exchange, timeline))
+        stack.callback(api.stop)  # closes its socket, had the start-up failed before _wind_down is registered
         cloud.template.physical_ids[api.api_logical_id] = api.api_id  # what `!Ref OrdersApi` gives, for outputs
         local = LocalCloud(
             cloud=cloud,
@@ -202,33 +244,41 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
             schedules=schedules.Schedules(cloud),
             customers=cognito.seed_demo_customers(cloud),
         )
-        control = ThreadingHTTPServer((HOST, control_port), partial(_ControlHandler, local=local))
+        control = LoopbackHTTPServer((HOST, control_port), partial(_ControlHandler, local=local))
         local.control_url = f"http://{HOST}:{control.server_address[1]}"
-        stack.enter_context(api)
         stack.callback(control.server_close)
-        stack.callback(control.shutdown)
-        threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
         delivery = _DeliveryLoop(local, watch_code)
+        stack.callback(_wind_down, local, control, delivery)
+        api.start()
+        threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
         delivery.start()
-        stack.callback(delivery.stop)
         yield local
+
+
+def _wind_down(local: LocalCloud, control: LoopbackHTTPServer, delivery: _DeliveryLoop) -> None:
+    """Take no new work, give the work in hand STOP_GRACE_SECONDS, and name in the timeline what did not finish."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    local.api.stop()
+    control.shutdown()
+    control.server_close()
+    unfinished = delivery.stop(STOP_GRACE_SECONDS)
+    while local.api.answering() and time.monotonic() < deadline:
+        time.sleep(DELIVERY_SECONDS)
+    cut_short = [f"answering {request}" for request in local.api.answering()]
+    cut_short += [unfinished] if unfinished else []
+    for what in cut_short:
+        local.timeline.add("local", f"stopped after {STOP_GRACE_SECONDS:.0f} s while still {what}: not finished")
+    for name, order_id in delivery.running_executions():
+        local.timeline.add("local", f"saga execution {name} was still running: gone with the in-memory state", order_id)
 
 
 def _report_exchange(timeline: Timeline, exchange: Exchange) -> None:
     answered = f"-> {exchange.status} ({exchange.duration_ms:.0f} ms)"
-    status = _field(exchange.response_body, "status")
-    message = _field(exchange.response_body, "message")
+    status = json_field(exchange.response_body, "status")
+    message = json_field(exchange.response_body, "message")
     detail = f" {status}" if status else (f" {message}" if message and exchange.status >= 400 else "")
     order_id = order_id_in(exchange.path, exchange.response_body, exchange.request_body)
     timeline.add("api", f"{exchange.method} {exchange.path} {answered}{detail}", order_id)
-
-
-def _field(body: str, name: str) -> str | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return str(value[name]) if isinstance(value, dict) and name in value else None
 
 
 class _ControlHandler(BaseHTTPRequestHandler):

@@ -19,6 +19,9 @@ from typing import Any, TextIO
 
 _ORDER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 NO_ORDER = "-" * 36  # the column's width, for lines about no one order
+# How deep `orderId` is looked for: it sits a few levels down in every message of ours. A client's body can
+# nest 10,000 deep; looking further would only cost time (and, recursively, the stack).
+SEARCH_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -34,39 +37,55 @@ class Entry:
 
 
 def order_id_in(*texts: Any) -> str | None:
-    """The order a message is about: its `orderId` field (at any depth of JSON), else an id in its text."""
+    """The order a message is about: its shallowest `orderId` field (JSON in strings too), else an id in its text."""
     for text in texts:
         if text is None:
             continue
-        found = _order_id_field(text if not isinstance(text, str) else _json_or_none(text))
+        found = _order_id_field(text if not isinstance(text, str) else parsed_json(text))
         if found:
             return found
-        match = _ORDER_ID.search(text if isinstance(text, str) else json.dumps(text))
+        match = _ORDER_ID.search(text if isinstance(text, str) else _as_text(text))
         if match:
             return match.group(0)
     return None
 
 
-def _json_or_none(text: str) -> Any:
+def parsed_json(text: str) -> Any:
+    """The JSON value of `text`; None if it is not JSON, or nests deeper than the parser goes (RecursionError)."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
+def json_field(text: str, name: str) -> str | None:
+    """A top-level field of a JSON object, as text; None if `text` is no such object."""
+    value = parsed_json(text)
+    return str(value[name]) if isinstance(value, dict) and name in value else None
+
+
+def _as_text(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+
+
 def _order_id_field(value: Any) -> str | None:
-    if isinstance(value, dict):
-        if isinstance(value.get("orderId"), str):
-            return str(value["orderId"])
-        for item in value.values():
-            nested = _order_id_field(_json_or_none(item) if isinstance(item, str) and item[:1] == "{" else item)
-            if nested:
-                return nested
-    if isinstance(value, list):
-        for item in value:
-            nested = _order_id_field(item)
-            if nested:
-                return nested
+    """Level by level, down to SEARCH_DEPTH: no recursion, so no depth of input can exhaust the stack."""
+    level = [value]
+    for _ in range(SEARCH_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                if isinstance(item.get("orderId"), str):
+                    return str(item["orderId"])
+                below += [parsed_json(v) if isinstance(v, str) and v[:1] == "{" else v for v in item.values()]
+            elif isinstance(item, list):
+                below += item
+        if not below:
+            return None
+        level = below
     return None
 
 

@@ -7,7 +7,6 @@ operator would look at them.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from moto.events.utils import EventMessageType
 from local_cloud.provision import Cloud
 from local_cloud.queues import Invocation
 from local_cloud.streams import StreamInvocation
-from local_cloud.timeline import Timeline, order_id_in
+from local_cloud.timeline import Timeline, json_field, order_id_in, parsed_json
 
 _matched = threading.local()  # the rules that matched while one put_events call runs
 
@@ -44,8 +43,8 @@ def watch_the_bus(timeline: Timeline) -> Iterator[None]:
             for entry in entries:
                 detail_type = entry.get("DetailType")
                 rules = [name for name, matched_type in matched if matched_type == detail_type]
-                detail = json.loads(entry.get("Detail") or "{}")
-                version = f" v{detail['version']}" if "version" in detail else ""
+                detail = parsed_json(entry.get("Detail") or "{}")
+                version = f" v{detail['version']}" if isinstance(detail, dict) and "version" in detail else ""
                 timeline.add(
                     "bus",
                     f"{detail_type}{version} on {entry.get('EventBusName', 'default')}"
@@ -76,7 +75,7 @@ def report_invocation(timeline: Timeline, function: str, invocation: StreamInvoc
         failed = record["messageId"] in invocation.failed
         outcome = f"failed ({_error(invocation.error, invocation.response)}), left for redelivery" if failed else "ok"
         body = record.get("body", "")
-        kind = _json_field(body, "type") or "message"
+        kind = json_field(body, "type") or "message"
         timeline.add("queue", f"{function} <- {kind}: {outcome}", order_id_in(body))
 
 
@@ -85,14 +84,6 @@ def _stream_outcome(invocation: StreamInvocation, record: dict[str, Any]) -> str
         return "ok"
     failed = f"failed ({_error(invocation.error, invocation.response)})"
     return f"{failed}, retries exhausted: discarded to the on-failure destination" if invocation.discarded else failed
-
-
-def _json_field(text: str, name: str) -> str | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return str(value[name]) if isinstance(value, dict) and name in value else None
 
 
 def _error(error: Exception | None, response: Any) -> str:
@@ -142,6 +133,10 @@ class ExecutionWatcher:
         for arn, name in list(self._running.items()):
             if self._report(arn, name):
                 del self._running[arn]
+
+    def running(self) -> list[tuple[str, str | None]]:
+        """The executions not seen to end yet: (name, order id)."""
+        return [(name, self._order_of.get(arn)) for arn, name in list(self._running.items())]  # one atomic copy
 
     def _started_since_last_poll(self, machine: str) -> dict[str, str]:
         """Executions not found before. The list is newest first, so it is read up to the first one that was."""
@@ -207,7 +202,7 @@ class DeadLetterWatcher:
                 if message["MessageId"] not in self._seen:
                     self._seen.add(message["MessageId"])
                     body = message["Body"]
-                    kind = _json_field(body, "type") or _json_field(body, "detail-type") or "message"
+                    kind = json_field(body, "type") or json_field(body, "detail-type") or "message"
                     self._timeline.add("dlq", f"{logical_id} <- {kind}", order_id_in(body))
 
 

@@ -21,7 +21,8 @@ Run after `sam build` (`make bench` does both):
    large function zip means something was vendored into the function by mistake.
 4. Local cloud (`make local`), started in this process and measured over HTTP only, as a client sees
    it: POST /orders and GET /orders/{id} latency, POST /orders to COMPLETED with the signed payment
-   webhook, and a run of orders from concurrent clients, after which every queue should be empty.
+   webhook, bursts of 20 and 50 connections opened at once (how many were reset, dropped or left
+   unanswered), and a run of orders from concurrent clients, after which every queue should be empty.
    Everything behind the API shares this interpreter, so these figures say how usable `make local` is,
    not how fast Lambda is. scripts/bench_local.py says how each figure is taken.
 

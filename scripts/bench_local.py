@@ -15,6 +15,10 @@ and the benchmark's own client threads.
 - A run of orders from concurrent clients (threads): each places an order, pays when asked and
   polls until a final status, then places the next; afterwards every queue of the template,
   dead-letter queues included, is looked at.
+- Connection bursts, first, on a quiet cloud: BURST_CONNECTIONS connections opened at the same moment,
+  each sending one GET /orders (local_cloud.load; the customer has no orders yet), BURST_ROUNDS times
+  each; how many were reset, dropped (not accepted at the first SYN: the listen backlog overflowed) or
+  left unanswered, and how long the last answer took (the answers come one invocation at a time).
 
 Every order is the body of events/place_order/valid.json; the seeded stock cannot serve them all, so
 its SKUs are topped up in the inventory table before the first order (the output says so).
@@ -37,9 +41,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 import boto3
 
+from local_cloud.load import Burst, burst
 from local_cloud.sample_events import sample_event
 from local_cloud.template import ROOT
 
@@ -57,6 +63,8 @@ QUIET_SECONDS = 0.5  # an order's last deliveries end 0.2-0.45 s after GET shows
 RUN_ORDERS = 200
 RUN_CLIENTS = 8
 STOCK_MARGIN = 20  # orders' worth of stock beyond those planned
+BURST_CONNECTIONS = (20, 50)
+BURST_ROUNDS = 3
 
 POST_P50_MS_TARGET = 50
 TO_COMPLETED_P50_S_TARGET = 2.0
@@ -97,6 +105,7 @@ class LocalFigures:
     get_ms: list[float] = field(default_factory=list)
     to_completed_s: list[float] = field(default_factory=list)
     sequential_statuses: Counter[str] = field(default_factory=Counter)
+    bursts: list[Burst] = field(default_factory=list)
     run: RunResult | None = None
 
 
@@ -240,6 +249,23 @@ def measure_one_at_a_time(
         figures.get_ms.append(seconds * 1000)
 
 
+def measure_bursts(customer: Customer, figures: LocalFigures, progress: Progress) -> None:
+    address = urlsplit(customer.api_url)
+    for connections in BURST_CONNECTIONS:
+        for number in range(BURST_ROUNDS):
+            progress(f"{connections} connections at once, {number + 1}/{BURST_ROUNDS}")
+            time.sleep(QUIET_SECONDS)
+            figures.bursts.append(
+                burst(
+                    str(address.hostname),
+                    int(address.port or 80),
+                    connections,
+                    "/orders",
+                    headers={"Authorization": str(customer.token)},
+                )
+            )
+
+
 def queue_counts(local: LocalCloud) -> dict[str, int]:
     """Visible plus in-flight messages of every SQS queue of the template, by logical id."""
     sqs = boto3.client("sqs")
@@ -339,6 +365,7 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
                 figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
                 customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
                 provider = PaymentProvider(local.outputs())
+                measure_bursts(customers[0], figures, progress)  # first: alice has no orders, GET /orders is light
                 measure_one_at_a_time(customers[0], provider, order, figures, progress)
                 if run_orders:
                     figures.run = measure_run(local, customers, provider, order, orders=run_orders, progress=progress)
@@ -395,10 +422,32 @@ def print_local_cloud(figures: LocalFigures) -> None:
         "COMPLETED, so that figure includes up to 50 ms of polling; the GETs read those completed orders, in turn",
     ):
         print(f"    {line}")
+    print_bursts(figures.bursts)
     if figures.run is not None:
         print_run(figures.run)
     else:
         print("  concurrent run: left out (--local-orders 0)")
+
+
+def print_bursts(bursts: list[Burst]) -> None:
+    print(
+        f"  {'connections at once (GET /orders)':<34} {'rounds':>7} {'reset':>7} {'dropped':>7} {'unansw.':>7}"
+        f" {'last answer s':>13}"
+    )
+    for connections in BURST_CONNECTIONS:
+        rounds = [result for result in bursts if result.connections == connections]
+        failed = sum(result.failed for result in rounds)
+        seconds = [result.seconds for result in rounds]
+        print(
+            f"  {connections:<34} {len(rounds):>7} {sum(result.reset for result in rounds):>7}"
+            f" {sum(result.dropped for result in rounds):>7} {sum(result.unanswered for result in rounds):>7}"
+            f" {f'{min(seconds):.1f}-{max(seconds):.1f}':>13}"
+            f"   target: none reset, dropped or unanswered {'✓' if failed == 0 else f'✗ {failed}'}"
+        )
+    print(
+        "    each connection its own, opened together; dropped: not accepted within 0.9 s, so its SYN was dropped"
+        " (a full listen backlog)"
+    )
 
 
 def print_run(run: RunResult) -> None:

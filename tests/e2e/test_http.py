@@ -19,10 +19,10 @@ from typing import Any
 import boto3
 import pytest
 
-from local_cloud.__main__ import banner
 from local_cloud.client import FINAL_STATUSES, Answer, Customer, PaymentProvider, request
 from local_cloud.provision import FAKE_CREDENTIALS
 from local_cloud.server import LocalCloud, running_local_cloud
+from local_cloud.terminal import banner
 from local_cloud.timeline import Timeline
 from orders.event_store import EventStore
 from orders.payments import PaymentLedger, PaymentState
