@@ -1,6 +1,6 @@
 """`make local` runs `python -m local_cloud`: the whole application on this machine until Ctrl-C.
 
-Ports: LOCAL_API_PORT (3000), LOCAL_AWS_PORT (5000, moto), LOCAL_CONTROL_PORT (3001).
+Ports: LOCAL_API_PORT (3000), LOCAL_AWS_PORT (5000, moto), LOCAL_CONTROL_PORT (3001), LOCAL_CONSOLE_PORT (3002).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from local_cloud.console import CONSOLE_PORT
 from local_cloud.provision import EMULATED_HERE
 from local_cloud.server import (
     API_PORT,
@@ -39,6 +40,11 @@ def banner(local: LocalCloud) -> str:
         f"  AWS (moto)    {local.aws_endpoint}   export AWS_ENDPOINT_URL={local.aws_endpoint}"
         " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1",
         f"  control       {local.control_url}/outputs   (the template's outputs, local values)",
+        *(
+            [f"  console       {local.console_url}   (orders and their sagas, queues and DLQs, bus, schedules, API)"]
+            if local.console_url
+            else []
+        ),
         "",
         "  Demo customers (Cognito users of the local pool): alice and bob.",
         "    TOKEN=$(make -s token CUSTOMER=alice)",
@@ -70,6 +76,7 @@ def main() -> None:
     parser.add_argument("--api-port", type=int, default=API_PORT)
     parser.add_argument("--aws-port", type=int, default=AWS_PORT)
     parser.add_argument("--control-port", type=int, default=CONTROL_PORT)
+    parser.add_argument("--console-port", type=int, default=CONSOLE_PORT)
     parser.add_argument("--no-reload", action="store_true", help="do not reload functions when their files change")
     arguments = parser.parse_args()
     timeline = Timeline(out=sys.stdout)  # kept: the handlers' logs go to a file, the timeline to the terminal
@@ -83,6 +90,7 @@ def main() -> None:
             arguments.control_port,
             timeline=timeline,
             watch_code=not arguments.no_reload,
+            console_port=arguments.console_port,
         ) as local,
     ):
         print(banner(local), file=sys.__stdout__, flush=True)

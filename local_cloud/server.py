@@ -31,6 +31,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local_cloud import cognito, schedules
 from local_cloud.api_gateway import ApiGateway, Exchange
+from local_cloud.console import serving_console
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
@@ -63,6 +64,7 @@ class LocalCloud:
     sources: EventSources
     schedules: schedules.Schedules
     customers: dict[str, cognito.DemoCustomer]
+    console_url: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -178,6 +180,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     parameters: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
     watch_code: bool = True,
+    console_port: int | None = None,
 ) -> Iterator[LocalCloud]:
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that)."""
     timeline = timeline or Timeline()
@@ -211,6 +214,8 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         delivery = _DeliveryLoop(local, watch_code)
         delivery.start()
         stack.callback(delivery.stop)
+        if console_port is not None:  # `make local` serves the console; a test that drives it asks for one
+            local.console_url = stack.enter_context(serving_console(local, console_port))
         yield local
 
 
