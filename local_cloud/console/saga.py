@@ -125,7 +125,7 @@ class Visit:
     exited: str | None = None
     output: Any = None
     error: dict[str, str] | None = None
-    retries: int = 0
+    failures: int = 0  # attempts that failed: the retries, and the error it ended on if it did
     status: str = "running"  # running, succeeded, failed (an error it ended on, caught or not)
     events: list[str] = field(default_factory=list)
 
@@ -160,8 +160,7 @@ def visits(history: list[dict[str, Any]], ended: bool) -> list[Visit]:
             current.exited, current.output = str(event["timestamp"]), _json(details.get("output"))
             current.status = "failed" if current.error else "succeeded"
         elif current is not None and kind in {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed"}:
-            if current.error:
-                current.retries += 1
+            current.failures += 1
             current.error = {"error": str(details.get("error", kind)), "cause": str(details.get("cause", ""))}
         elif current is not None and kind == "TaskSucceeded":
             current.error = None

@@ -142,11 +142,11 @@ function sagaSection(saga) {
     h("div", { class: "saga" }, drawSaga(saga.graph, visits, execution),
       table(["#", "state", "status", "entered", "input", "output", "error"], visits.map((visit) => h("tr", { "data-visit": visit.state },
         h("td", { class: "num" }, visit.step), h("td", {}, visit.state), h("td", {}, badge(visit.status)), h("td", {}, visit.entered.slice(11, 23)),
-        h("td", {}, folded("input", visit.input)), h("td", {}, folded("output", visit.output)), h("td", {}, visit.error ? `${visit.error.error}${visit.retries ? ` (after ${visit.retries} retries)` : ""}` : ""))), { id: "visits", style: "width:auto; flex:1" })));
+        h("td", {}, folded("input", visit.input)), h("td", {}, folded("output", visit.output)), h("td", {}, visit.error ? `${visit.error.error}${visit.failures > 1 ? ` (${visit.failures} attempts)` : ""}` : visit.failures ? `succeeded after ${visit.failures} failed attempt(s)` : ""))), { id: "visits", style: "width:auto; flex:1" })));
 }
 
 function drawSaga(graph, visits, execution) {
-  const W = 190, H = 38, DX = 215, DY = 62, M = 14;
+  const W = 180, H = 36, DX = 250, DY = 66, M = 14;
   const place = Object.fromEntries(graph.states.map((state) => [state.name, { x: M + state.column * DX, y: M + state.rank * DY, ...state }]));
   const columns = Math.max(...graph.states.map((state) => state.column)) + 1;
   const ranks = Math.max(...graph.states.map((state) => state.rank)) + 1;
@@ -155,9 +155,13 @@ function drawSaga(graph, visits, execution) {
   const taken = new Set(visits.slice(1).map((visit, index) => `${visits[index].state}>${visit.state}`));
   for (const edge of graph.transitions) {
     const from = place[edge.source], to = place[edge.target];
-    const [x1, y1, x2, y2] = [from.x + W / 2, from.y + H, to.x + W / 2, to.y];
+    // Next leaves from the bottom, a Catch from the right side, so the two paths stay apart.
+    const catching = edge.kind === "catch";
+    const [x1, y1] = catching ? [from.x + W, from.y + H / 2] : [from.x + W / 2, from.y + H];
+    const [x2, y2] = [to.x + W / 2 + (catching ? W / 4 : 0), to.y];
     const bend = Math.max(24, (y2 - y1) / 2);
-    svg.append(s("path", { class: `edge ${edge.kind}${taken.has(`${edge.source}>${edge.target}`) ? " taken" : ""}`, d: `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`, "marker-end": "url(#arrow)" },
+    const path = catching ? `M ${x1} ${y1} C ${x1 + 40} ${y1}, ${x2} ${y2 - bend}, ${x2} ${y2}` : `M ${x1} ${y1} C ${x1} ${y1 + bend}, ${x2} ${y2 - bend}, ${x2} ${y2}`;
+    svg.append(s("path", { class: `edge ${edge.kind}${taken.has(`${edge.source}>${edge.target}`) ? " taken" : ""}`, "data-edge": `${edge.source}>${edge.target}`, d: path, "marker-end": "url(#arrow)" },
       s("title", {}, edge.kind === "catch" ? `Catch ${edge.label}` : `Next${edge.label ? ` (${edge.label})` : ""}`)));
   }
   const last = new Map(visits.map((visit) => [visit.state, visit]));
