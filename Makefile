@@ -47,6 +47,27 @@ token: install ## A Cognito ID token of a local demo customer: CUSTOMER=alice|bo
 fire: install ## Fire a schedule of the local cloud now: SCHEDULE=<name> (make local lists them)
 	@curl -sf -X POST http://127.0.0.1:$${LOCAL_CONTROL_PORT:-3001}/schedules/$(SCHEDULE)/fire; echo
 
+# The console's commands for terminals and scripts, and its browser tests (Playwright driving Debian's chromium).
+.PHONY: redrive replay console-test screenshots
+CHROMIUM := /usr/bin/chromium
+
+redrive: install ## Move a DLQ's messages back to their queue: QUEUE=<logical id|URL> [STACK=<deployed stack>]
+	PYTHONPATH=layer $(BIN)/python -m scripts.redrive --queue $(QUEUE) $(if $(STACK),--stack $(STACK))
+
+replay: install ## Replay the bus archive onto the bus: FROM=<ISO time> [TO=<ISO time>] [STACK=<deployed stack>]
+	PYTHONPATH=layer $(BIN)/python -m scripts.replay --from $(FROM) $(if $(TO),--to $(TO)) $(if $(STACK),--stack $(STACK))
+
+console-test: install $(CHROMIUM) ## The console's browser tests only
+	$(BIN)/pytest tests/test_console.py
+
+screenshots: install $(CHROMIUM) ## The README's console screenshots, taken by its browser tests, into docs/screenshots
+	CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/test_console.py
+
+test: $(CHROMIUM)
+
+$(CHROMIUM):
+	bash scripts/install_chromium.sh
+
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
 
