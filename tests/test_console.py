@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local_cloud.client import Customer, PaymentProvider
+from local_cloud.client import Customer, PaymentProvider, request
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.timeline import Timeline
 from orders.webhook import PaymentWebhookType
@@ -313,3 +313,20 @@ def test_the_api_page_sends_the_chosen_customers_token_and_shows_only_their_orde
     assert order_id in as_alice
     assert order_id not in as_bob
     assert local.customers["alice"].sub not in as_bob
+
+
+def test_the_console_is_on_loopback_and_takes_actions_only_as_json_from_its_own_page(local: LocalCloud) -> None:
+    console = str(local.console_url)
+    port = urlsplit(console).port
+    fire = f"{console}/actions/schedules/{SCHEDULE}/fire"
+    before = len(local.schedules.firings)
+
+    rebound = request("GET", f"{console}/data/queues", headers={"Host": f"console.example:{port}"})
+    as_a_form = request("POST", fire, "x=1", {"Content-Type": "application/x-www-form-urlencoded"})
+    from_elsewhere = request("POST", fire, "{}", {"Content-Type": "application/json", "Origin": "http://example.com"})
+
+    assert urlsplit(console).hostname == "127.0.0.1"
+    assert (rebound.status, as_a_form.status, from_elsewhere.status) == (421, 403, 403)
+    assert len(local.schedules.firings) == before  # none of them fired anything
+    assert request("POST", fire, "{}", {"Content-Type": "application/json"}).status == 200
+    assert len(local.schedules.firings) == before + 1
