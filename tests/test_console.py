@@ -23,6 +23,7 @@ from local_cloud.client import Customer, PaymentProvider, request
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.timeline import Timeline
 from orders.webhook import PaymentWebhookType
+from tests.support import sample_event
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in requirements-dev.txt")
 
@@ -129,6 +130,14 @@ def place_from_page(page: Any, local: LocalCloud, payment_token: str = "") -> st
     return order_id
 
 
+def placed_by_alice(local: LocalCloud) -> tuple[Customer, str]:
+    """Alice places the sample order through the API, for a test whose subject comes after that."""
+    alice = Customer(local.api_url, local.token("alice"))
+    placed = alice.place_order(json.loads(sample_event("place_order/valid.json")["body"]))
+    assert placed.status == 201, placed
+    return alice, str(placed.body["orderId"])
+
+
 def watch_saga_until(page: Any, status: str) -> list[list[str]]:
     """Every distinct set of lit states the page showed, in order, until the order shows `status`."""
     seen: list[list[str]] = []
@@ -199,10 +208,7 @@ def test_a_declined_payment_shows_the_compensation_path(page: Any, local: LocalC
 def test_a_poison_message_lands_in_its_dlq_and_is_redriven_from_the_page(
     page: Any, local: LocalCloud, screenshots: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alice = Customer(local.api_url, local.token("alice"))
-    placed = alice.place_order(json.loads(page.context.request.get(f"{local.console_url}/data/sample-order").text()))
-    assert placed.status == 201, placed
-    order_id = placed.body["orderId"]
+    alice, order_id = placed_by_alice(local)
     consumer = local.cloud.functions.get("ProcessPaymentEventsFunction")
 
     def payment_processor_down(event: dict[str, Any]) -> Any:
@@ -264,9 +270,7 @@ def settled(local: LocalCloud, order_id: str) -> None:
 def test_a_replay_from_the_page_leaves_the_analytics_counters_unchanged(
     page: Any, local: LocalCloud, screenshots: Path
 ) -> None:
-    alice = Customer(local.api_url, local.token("alice"))
-    placed = alice.place_order(json.loads(page.context.request.get(f"{local.console_url}/data/sample-order").text()))
-    order_id = placed.body["orderId"]
+    alice, order_id = placed_by_alice(local)
     assert PaymentProvider(local.outputs()).send(order_id, PaymentWebhookType.SUCCEEDED).status == 202
     alice.wait_for(order_id, {"COMPLETED"})
     settled(local, order_id)  # every sale so far counted: what changes the counters now is the replay alone
@@ -303,9 +307,7 @@ def test_a_replay_of_a_range_replays_only_the_events_in_it(page: Any, local: Loc
 def test_the_api_page_sends_the_chosen_customers_token_and_shows_only_their_orders(
     page: Any, local: LocalCloud, screenshots: Path
 ) -> None:
-    alice = Customer(local.api_url, local.token("alice"))
-    placed = alice.place_order(json.loads(page.context.request.get(f"{local.console_url}/data/sample-order").text()))
-    order_id = placed.body["orderId"]
+    alice, order_id = placed_by_alice(local)
     alice.wait_for(order_id, {"AWAITING_PAYMENT", "PAID", "COMPLETED"})
     page.goto(f"{local.console_url}/api")
     page.wait_for_selector('#signed-in:has-text("alice\'s token")')

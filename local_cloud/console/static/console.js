@@ -262,6 +262,7 @@ const schedules = {
 const VIEWS = { orders, order, queues, bus, schedules };
 let route = null;
 let refreshing = null, again = false;
+const MIN_REFRESH_MS = 250;
 
 function detailsKey(details) {
   const row = details.closest("tr");
@@ -286,6 +287,7 @@ async function refresh() {
     }
   })();
   await refreshing;
+  await new Promise((resolve) => setTimeout(resolve, MIN_REFRESH_MS));  // a busy cloud is not asked more than this
   refreshing = null;
   if (again) { again = false; refresh(); }
 }
