@@ -47,6 +47,26 @@ token: install ## A Cognito ID token of a local demo customer: CUSTOMER=alice|bo
 fire: install ## Fire a schedule of the local cloud now: SCHEDULE=<name> (make local lists them)
 	@$(BIN)/python -m scripts.local_control fire "$(SCHEDULE)"
 
+# The console's commands for terminals and scripts, and its browser tests (Playwright driving Debian's chromium).
+.PHONY: redrive replay console-test screenshots
+CHROMIUM := /usr/bin/chromium
+
+redrive: install ## Move a DLQ's messages back to their queue: QUEUE=<logical id|URL> [STACK=<deployed stack>]
+	PYTHONPATH=layer $(BIN)/python -m scripts.redrive --queue $(QUEUE) $(if $(STACK),--stack $(STACK))
+
+replay: install ## Replay the bus archive onto the bus: FROM=<ISO time> [TO=<ISO time>] [STACK=<deployed stack>]
+	PYTHONPATH=layer $(BIN)/python -m scripts.replay --from $(FROM) $(if $(TO),--to $(TO)) $(if $(STACK),--stack $(STACK))
+
+console-test: install $(CHROMIUM) ## The console's browser tests only
+	$(BIN)/pytest tests/e2e/test_console.py
+
+screenshots: install $(CHROMIUM) ## The README's console screenshots, taken by its browser tests, into docs/screenshots
+	CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_console.py
+
+
+$(CHROMIUM):
+	bash scripts/install_chromium.sh
+
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
 
@@ -61,7 +81,7 @@ lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint,
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
 
-test: lint ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
+test: lint $(CHROMIUM) ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
 	$(BIN)/pytest --numprocesses auto --cov --cov-report=term --durations 10
 
 unit: install ## The tests that need no AWS at all (tests/unit), in seconds

@@ -1,6 +1,7 @@
 """`make local` runs `python -m local_cloud`: the whole application on this machine until Ctrl-C or SIGTERM.
 
-Ports: LOCAL_API_PORT (3000), LOCAL_AWS_PORT (5000, moto), LOCAL_CONTROL_PORT (3001), or the options below.
+Ports: LOCAL_API_PORT (3000), LOCAL_AWS_PORT (5000, moto), LOCAL_CONTROL_PORT (3001),
+LOCAL_CONSOLE_PORT (3002), or the options below.
 A port that is taken is named, and the exit status is 1, before anything is imported or provisioned.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from local_cloud.listening import API, AWS, CONTROL, PortUnavailable, ensure_free
+from local_cloud.listening import API, AWS, CONSOLE, CONTROL, PortUnavailable, ensure_free
 
 
 def main() -> None:
@@ -16,16 +17,24 @@ def main() -> None:
     parser.add_argument(API.option, type=int, default=API.configured)
     parser.add_argument(AWS.option, type=int, default=AWS.configured)
     parser.add_argument(CONTROL.option, type=int, default=CONTROL.configured)
+    parser.add_argument(CONSOLE.option, type=int, default=CONSOLE.configured)
     parser.add_argument("--no-reload", action="store_true", help="do not reload functions when their files change")
     arguments = parser.parse_args()
     try:
-        ensure_free({API: arguments.api_port, AWS: arguments.aws_port, CONTROL: arguments.control_port})
+        ports = {API: arguments.api_port, AWS: arguments.aws_port, CONTROL: arguments.control_port}
+        ensure_free(ports | {CONSOLE: arguments.console_port})
     except PortUnavailable as error:
         raise SystemExit(f"make local: {error}") from None  # on stderr, exit status 1
     # moto and boto3 take seconds to import: only once the ports are known to be free.
     from local_cloud.terminal import serve  # noqa: PLC0415
 
-    serve(arguments.api_port, arguments.aws_port, arguments.control_port, watch_code=not arguments.no_reload)
+    serve(
+        arguments.api_port,
+        arguments.aws_port,
+        arguments.control_port,
+        arguments.console_port,
+        watch_code=not arguments.no_reload,
+    )
 
 
 if __name__ == "__main__":

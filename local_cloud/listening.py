@@ -1,4 +1,4 @@
-"""Where the local cloud listens: its three ports, checked before anything starts, and the HTTP server it serves on.
+"""Where the local cloud listens: its four ports, checked before anything starts, and the HTTP server it serves on.
 
 This module imports nothing heavy, so `python -m local_cloud` can say that a port is taken within a
 second, before moto and boto3 are even imported (that takes seconds) and long before provisioning.
@@ -33,6 +33,7 @@ class Port:
 API = Port("the API", "LOCAL_API_PORT", "--api-port", 3000)  # `sam local start-api`'s default
 AWS = Port("moto (AWS)", "LOCAL_AWS_PORT", "--aws-port", 5000)  # moto's default
 CONTROL = Port("the control endpoint", "LOCAL_CONTROL_PORT", "--control-port", 3001)
+CONSOLE = Port("the console", "LOCAL_CONSOLE_PORT", "--console-port", 3002)
 
 
 class PortUnavailable(Exception):

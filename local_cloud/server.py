@@ -34,10 +34,11 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from local_cloud import cognito, schedules
 from local_cloud.api_gateway import ApiGateway, Exchange
+from local_cloud.console import serving_console
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
-from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
+from local_cloud.listening import API, AWS, CONSOLE, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
 from local_cloud.provision import Cloud, fake_account, provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.template import ROOT, Template
@@ -64,6 +65,7 @@ class LocalCloud:
     sources: EventSources
     schedules: schedules.Schedules
     customers: dict[str, cognito.DemoCustomer]
+    console_url: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -215,13 +217,16 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     parameters: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
     watch_code: bool = True,
+    console_port: int | None = None,
 ) -> Iterator[LocalCloud]:
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that).
 
     PortUnavailable, before anything starts, if a port is taken.
     """
     timeline = timeline or Timeline()
-    ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
+    ensure_free(
+        {API: api_port, AWS: aws_port, CONTROL: control_port} | ({CONSOLE: console_port} if console_port else {})
+    )
     with ExitStack() as stack:
         endpoint = stack.enter_context(_local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
@@ -252,6 +257,8 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         api.start()
         threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
         delivery.start()
+        if console_port is not None:  # `make local` serves the console; a test that drives it asks for one
+            local.console_url = stack.enter_context(serving_console(local, console_port))
         yield local
 
 

@@ -40,6 +40,11 @@ def banner(local: LocalCloud) -> str:
         f"  AWS (moto)    {local.aws_endpoint}   export AWS_ENDPOINT_URL={local.aws_endpoint}"
         " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1",
         f"  control       {local.control_url}/outputs   (the template's outputs, local values)",
+        *(
+            [f"  console       {local.console_url}   (orders and their sagas, queues and DLQs, bus, schedules, API)"]
+            if local.console_url
+            else []
+        ),
         "",
         "  Demo customers (Cognito users of the local pool): alice and bob.",
         "    TOKEN=$(make -s token CUSTOMER=alice)",
@@ -122,7 +127,7 @@ def _exit_now(why: str) -> NoReturn:
     os._exit(1)  # the orderly stop is what hangs: no further cleanup can be trusted to end
 
 
-def serve(api_port: int, aws_port: int, control_port: int, *, watch_code: bool) -> NoReturn:
+def serve(api_port: int, aws_port: int, control_port: int, console_port: int, *, watch_code: bool) -> NoReturn:
     """Run the local cloud until Ctrl-C or SIGTERM, then exit."""
     stopper = _Stopper()
     stopper.install()
@@ -130,7 +135,9 @@ def serve(api_port: int, aws_port: int, control_port: int, *, watch_code: bool) 
     try:
         with (
             handler_logs_in_file(),
-            running_local_cloud(api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code) as local,
+            running_local_cloud(
+                api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code, console_port=console_port
+            ) as local,
         ):
             stopper.serving = True
             _say(banner(local))

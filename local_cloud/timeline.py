@@ -30,6 +30,7 @@ class Entry:
     order_id: str | None
     source: str  # api, bus, saga, stream, queue, dlq, schedule, reload
     text: str
+    data: Any = None  # what the line is about, for the console to show in full (a bus entry: the event)
 
     def line(self) -> str:
         clock = time.strftime("%H:%M:%S", time.localtime(self.at)) + f".{int(self.at % 1 * 1000):03d}"
@@ -97,8 +98,8 @@ class Timeline:
         self._lock = threading.Lock()
         self._entries: list[Entry] = []
 
-    def add(self, source: str, text: str, order_id: str | None = None) -> None:
-        entry = Entry(time.time(), order_id, source, text)
+    def add(self, source: str, text: str, order_id: str | None = None, data: Any = None) -> None:
+        entry = Entry(time.time(), order_id, source, text, data)
         with self._lock:
             self._entries.append(entry)
             if self._out is not None:

@@ -45,11 +45,18 @@ def watch_the_bus(timeline: Timeline) -> Iterator[None]:
                 rules = [name for name, matched_type in matched if matched_type == detail_type]
                 detail = parsed_json(entry.get("Detail") or "{}")
                 version = f" v{detail['version']}" if isinstance(detail, dict) and "version" in detail else ""
+                bus = entry.get("EventBusName", "default")
                 timeline.add(
                     "bus",
-                    f"{detail_type}{version} on {entry.get('EventBusName', 'default')}"
-                    f" -> {', '.join(rules) if rules else 'no rule matched'}",
+                    f"{detail_type}{version} on {bus} -> {', '.join(rules) if rules else 'no rule matched'}",
                     order_id_in(detail),
+                    data={
+                        "bus": bus,
+                        "source": entry.get("Source"),
+                        "detailType": detail_type,
+                        "detail": detail,
+                        "rules": rules,
+                    },
                 )
 
     EventsBackend.put_events = putting  # type: ignore[method-assign,assignment]  # observing, then the original

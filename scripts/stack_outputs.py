@@ -31,3 +31,9 @@ def local_outputs(control_url: str = LOCAL_CONTROL_URL) -> dict[str, str]:
 def outputs_of(stack: str | None) -> dict[str, str]:
     """A deployed stack's outputs, or the local cloud's when no stack is named."""
     return stack_outputs(stack) if stack else local_outputs()
+
+
+def stack_resource(stack: str, logical_id: str) -> str:
+    """The physical id of one resource of a deployed stack: a queue's URL, an archive's name."""
+    described = boto3.client("cloudformation").describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    return described["StackResourceDetail"]["PhysicalResourceId"]

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from local_cloud.client import Customer
-from local_cloud.listening import API, AWS, CONTROL, Port, PortUnavailable, ensure_free
+from local_cloud.listening import API, AWS, CONSOLE, CONTROL, Port, PortUnavailable, ensure_free
 from local_cloud.load import burst
 from local_cloud.template import ROOT
 from local_cloud.timeline import json_field, order_id_in
@@ -43,6 +43,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def free_ports() -> dict[Port, int]:
+    """A free port for each of the four servers, so a running `make local` never collides with a test."""
+    return {API: free_port(), AWS: free_port(), CONTROL: free_port(), CONSOLE: free_port()}
 
 
 @dataclass
@@ -66,7 +71,7 @@ class LocalProcess:
 
     @classmethod
     def start(cls, ports: dict[Port, int] | None = None) -> LocalProcess:
-        ports = ports or {API: free_port(), AWS: free_port(), CONTROL: free_port()}
+        ports = ports or free_ports()
         arguments = [argument for port, number in ports.items() for argument in (port.option, str(number))]
         process = subprocess.Popen(  # noqa: S603 - this interpreter, running the project's own module
             [sys.executable, "-m", "local_cloud", *arguments, "--no-reload"],
@@ -235,12 +240,12 @@ def test_a_body_nested_10000_deep_on_the_webhook_is_answered_and_on_the_timeline
 # ---------------------------------------------------------------- start and stop
 
 
-@pytest.mark.parametrize("taken", [API, AWS, CONTROL], ids=lambda port: port.variable)
+@pytest.mark.parametrize("taken", [API, AWS, CONTROL, CONSOLE], ids=lambda port: port.variable)
 def test_a_taken_port_is_named_and_nothing_starts(taken: Port) -> None:
     with socket.socket() as holder:
         holder.bind((HOST, 0))
         holder.listen()
-        ports = {API: free_port(), AWS: free_port(), CONTROL: free_port()} | {taken: holder.getsockname()[1]}
+        ports = free_ports() | {taken: holder.getsockname()[1]}
         with LocalProcess.running(ports) as started:
             status = started.exit_status()
 
