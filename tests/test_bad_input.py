@@ -249,3 +249,19 @@ def test_a_path_parameter_the_route_does_not_take_is_a_422_naming_it(
 
     error = assert_refused(reply, 422, cloud)
     assert fields(error) == {"path.orderId"}
+
+
+def test_an_empty_body_that_says_it_is_not_json_is_a_415(
+    gateway: ApiGateway, cloud: Cloud, alice: DemoCustomer
+) -> None:
+    assert_refused(place(gateway, cloud, alice, b"", "text/plain"), 415, cloud)
+
+
+def test_a_path_no_route_of_the_function_serves_is_a_404_in_the_one_shape(cloud: Cloud) -> None:
+    """What Powertools answered in its own shape, {"statusCode": 404, ...}, when it matched no route."""
+    event = sample_event("list_orders/valid.json") | {"path": "/elsewhere", "resource": "/elsewhere"}
+
+    response = cloud.functions.get("ListOrdersFunction").invoke(event)
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"]) == {"message": "no resource at /elsewhere"}

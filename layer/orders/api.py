@@ -10,7 +10,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -185,17 +185,11 @@ class OrdersResolver(APIGatewayRestResolver):
         }
 
 
-def _service_error(error: ServiceError) -> Response[str]:
-    """Powertools' own HTTP errors, in our shape rather than its {"statusCode": ..., "message": ...}."""
-    return error_response(HTTPStatus(error.status_code), str(error.msg))
-
-
 def create_resolver() -> APIGatewayRestResolver:
     app = OrdersResolver(enable_validation=True, json_body_deserializer=_json_object)
     for error_type, status in _STATUS_OF.items():
         app.exception_handler(error_type)(_respond_with(status))
     app.exception_handler(RequestValidationError)(_invalid_request)
-    app.exception_handler(ServiceError)(_service_error)
 
     def unsupported(_error: RequestUnsupportedContentType) -> Response[str]:
         return _unsupported_media_type(app.current_event.headers.get("content-type", ""))
