@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 REST_API_TYPE = "AWS::ApiGateway::RestApi"
 ANY_METHOD = "ANY"  # a SAM event's `Method: any`
 _INTEGRATED_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
+_BINARY_MEDIA_TYPES = "x-amazon-apigateway-binary-media-types"  # where SAM puts an Api's BinaryMediaTypes
 _PROXY_RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 # API Gateway's REST API quotas: "total combined size of request line and header values" and the payload size.
 REQUEST_LINE_AND_HEADERS_LIMIT = 10_240  # bytes
@@ -243,14 +244,13 @@ def _query(query_string: str) -> tuple[dict[str, str] | None, dict[str, list[str
     return {name: values[-1] for name, values in multi.items()}, multi
 
 
-def _body(raw: bytes) -> tuple[str | None, bool]:
-    """The event's body and isBase64Encoded: text as it came, anything that is not UTF-8 in base64."""
-    if not raw:
-        return None, False
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode("ascii"), True
+def _body(raw: bytes) -> str | None:
+    """The event's body as a REST API without binary media types passes it: UTF-8 text, isBase64Encoded false.
+
+    API Gateway's table of content type conversions: with no binaryMediaTypes, a request payload goes to the
+    integration as a UTF-8 string whatever its Content-Type; bytes that are not UTF-8 become U+FFFD.
+    """
+    return raw.decode("utf-8", "replace") if raw else None
 
 
 def _header(request: HttpRequest, name: str) -> str | None:
@@ -315,6 +315,12 @@ class ApiGateway:
         self.stage = _stage_name(cloud, self.api_logical_id)
         # Resolving the definition needs the authorizer's user pool provisioned (local_cloud.cognito).
         definition = cloud.template.resolve(cloud.template.properties(self.api_logical_id)["Body"])
+        if definition.get(_BINARY_MEDIA_TYPES) or cloud.template.properties(self.api_logical_id).get(
+            "BinaryMediaTypes"
+        ):
+            raise NotImplementedError(
+                f"{self.api_logical_id} declares binary media types: they are not emulated locally"
+            )
         self.routes = routes_of(cloud, definition)
         # API Gateway's ids look like this; a stable one keeps events comparable from run to run.
         self.api_id = hashlib.sha256(self.api_logical_id.encode()).hexdigest()[:10]
@@ -437,7 +443,6 @@ class ApiGateway:
         """The Lambda proxy (v1) event API Gateway sends for this request."""
         path = unquote(urlsplit(request.target).path)
         query, multi_query = _query(urlsplit(request.target).query)
-        body, is_base64 = _body(request.body)
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}
         for name, value in request.headers:
@@ -491,8 +496,8 @@ class ApiGateway:
             "pathParameters": path_parameters or None,
             "stageVariables": None,
             "requestContext": request_context,
-            "body": body,
-            "isBase64Encoded": is_base64,
+            "body": _body(request.body),
+            "isBase64Encoded": False,
         }
 
 

@@ -18,7 +18,9 @@ from orders import webhook
 
 OPENAPI_PATH = ROOT / "openapi.json"
 API_LOGICAL_ID = "OrdersApi"
+WEBHOOK_PATH = "/webhooks/payments"
 _FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}")
+_SCHEMA_REF = re.compile(r'"#/components/schemas/([^"]+)"')
 
 
 def routes_in_template(template: Template) -> dict[tuple[str, str], str]:
@@ -70,9 +72,49 @@ def generate() -> dict[str, Any]:
             for path, operations in part["paths"].items():
                 document["paths"].setdefault(path, {}).update(operations)
             document["components"]["schemas"].update(part["components"]["schemas"])
+    _document_the_signed_delivery(document)
+    _drop_unused_schemas(document)
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
+
+
+def _document_the_signed_delivery(document: dict[str, Any]) -> None:
+    """The webhook's body and its two headers, which its function reads itself, after the signature, not as parameters.
+
+    A Body() parameter would have Powertools parse the body before the signature is checked; so the
+    PaymentWebhook model is described here, and the headers, optional to the resolver, are required.
+    """
+    schema = webhook.PaymentWebhook.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    document["components"]["schemas"].update(schema.pop("$defs", {}))
+    document["components"]["schemas"][webhook.PaymentWebhook.__name__] = schema
+    operation = document["paths"][WEBHOOK_PATH]["post"]
+    signed_headers = {webhook.TIMESTAMP_HEADER.lower(), webhook.SIGNATURE_HEADER.lower()}
+    operation["requestBody"] = {
+        "description": "The provider's delivery, exactly the bytes it signed",
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{webhook.PaymentWebhook.__name__}"}}
+        },
+    }
+    for parameter in operation["parameters"]:
+        if parameter["in"] == "header" and parameter["name"] in signed_headers:
+            parameter["required"] = True
+
+
+def _schemas_named_in(value: Any) -> set[str]:
+    return set(_SCHEMA_REF.findall(json.dumps(value)))
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """Powertools adds its own validation error schemas to every document; no route of ours answers with them."""
+    schemas = document["components"]["schemas"]
+    used, pending = set(), _schemas_named_in(document["paths"])
+    while pending:
+        name = pending.pop()
+        used.add(name)
+        pending |= _schemas_named_in(schemas[name]) - used
+    document["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in used}
 
 
 def render(document: dict[str, Any]) -> str:

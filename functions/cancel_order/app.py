@@ -5,16 +5,24 @@ rather than when its payment wait times out.
 """
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands, saga
-from orders.api import caller_id, correlation_id, create_resolver, error_responses
+from orders.api import (
+    CANCEL_ORDER,
+    GET_ORDER,
+    OrderIdPath,
+    caller_id,
+    correlation_id,
+    create_resolver,
+    error_responses,
+    success_response,
+)
 from orders.api_models import OrderResponse
 from orders.config import Setting, setting
 from orders.event_store import EventStore
@@ -33,9 +41,15 @@ app = create_resolver()
 @app.post(
     "/orders/<orderId>/cancel",
     summary="Cancel an order",
-    responses=error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+    operation_id=CANCEL_ORDER,
+    responses={
+        200: success_response(
+            "The order, cancelled (or as it already was, if cancelled before)", OrderResponse, GET_ORDER
+        ),
+        **error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+    },
 )
-def cancel_order(order_id: Annotated[str, Path(alias="orderId", max_length=64)]) -> OrderResponse:
+def cancel_order(order_id: OrderIdPath) -> OrderResponse:
     order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
     if order.status is OrderStatus.CANCELLED:
         saga.stop_waiting_for_payment(

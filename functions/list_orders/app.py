@@ -1,6 +1,5 @@
 """GET /orders: the caller's orders, newest first, one page at a time."""
 
-from http import HTTPStatus
 from typing import Annotated, Any
 
 import boto3
@@ -9,8 +8,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders.api import caller_id, create_resolver, error_responses
-from orders.api_models import OrderPage, OrderResponse
+from orders.api import LIST_ORDERS, caller_id, create_resolver, error_responses, success_response
+from orders.api_models import OrderPage
 from orders.config import Setting, setting
 from orders.order_views import OrderViews
 
@@ -22,14 +21,18 @@ app = create_resolver()
 @app.get(
     "/orders",
     summary="List the caller's orders",
-    responses=error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.UNPROCESSABLE_ENTITY),
+    operation_id=LIST_ORDERS,
+    responses={
+        200: success_response("One page of the caller's orders, newest first", OrderPage),
+        **error_responses(),
+    },
 )
 def list_orders(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,
 ) -> OrderPage:
     page = views.list_for_customer(caller_id(app.current_event), limit, next_token)
-    return OrderPage(orders=[OrderResponse.model_validate(view) for view in page.orders], next_token=page.next_token)
+    return OrderPage.model_validate({"orders": page.orders, "nextToken": page.next_token})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

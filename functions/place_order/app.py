@@ -21,7 +21,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands
-from orders.api import caller_id, correlation_id, create_resolver, error_responses
+from orders.api import (
+    CANCEL_ORDER,
+    GET_ORDER,
+    PLACE_ORDER,
+    caller_id,
+    correlation_id,
+    create_resolver,
+    error_responses,
+    success_response,
+)
 from orders.api_models import OrderResponse, PlaceOrderRequest
 from orders.config import Setting, setting
 from orders.errors import IdempotencyKeyReused, RequestInProgress
@@ -56,9 +65,12 @@ def place_once(request: dict[str, Any]) -> dict[str, Any]:
 @app.post(
     "/orders",
     summary="Place an order",
+    operation_id=PLACE_ORDER,
     responses={
-        201: {"description": "The order, as placed", "content": {"application/json": {"model": OrderResponse}}},
-        **error_responses(HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY),
+        201: success_response(
+            "The order, as placed (or as first placed under this key)", OrderResponse, GET_ORDER, CANCEL_ORDER
+        ),
+        **error_responses(HTTPStatus.CONFLICT),
     },
 )
 def place_order(

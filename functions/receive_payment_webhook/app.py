@@ -3,7 +3,6 @@
 No Cognito here: the signature is the caller's identity. The contract is in orders/webhook.py.
 """
 
-from http import HTTPStatus
 from typing import Annotated, Any
 
 import boto3
@@ -17,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from orders import webhook
-from orders.api import create_resolver, error_responses
+from orders.api import RECEIVE_PAYMENT_WEBHOOK, create_resolver, error_responses, success_response
 from orders.config import Setting, setting
 from orders.webhook import PaymentWebhook, WebhookReceipt
 
@@ -38,10 +37,11 @@ SECRET_MAX_AGE_SECONDS = 300
         "Signed by the provider (see orders/webhook.py); queued for the payment-events consumer. "
         "The body is a PaymentWebhook, read only once the signature holds."
     ),
+    operation_id=RECEIVE_PAYMENT_WEBHOOK,
     security=[{"webhookSignature": []}],
     responses={
-        202: {"description": "Queued", "content": {"application/json": {"model": WebhookReceipt}}},
-        **error_responses(HTTPStatus.UNPROCESSABLE_ENTITY),
+        202: success_response("Queued (again, for a redelivery): the provider can stop retrying", WebhookReceipt),
+        **error_responses(),
     },
 )
 def receive_payment_webhook(

@@ -9,15 +9,23 @@ Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$", examples=["SKU-
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class ApiModel(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields are an error, not ignored."""
+# An order id as the API issues it (a UUID) or a provider names it: what a path or a queue's group id can carry.
+ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error, not ignored.
+
+    Only the wire's names are read: `shipping_address` in a body is an unknown field, not an alias.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=False, extra="forbid", frozen=True)
 
 
 class LineItem(ApiModel):
     sku: Sku
-    quantity: Annotated[int, Field(ge=1, le=100)]
+    # Strict: "1", 1.0 and true are not quantities.
+    quantity: Annotated[int, Field(strict=True, ge=1, le=100)]
 
 
 class ShippingAddress(ApiModel):

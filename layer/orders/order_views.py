@@ -37,7 +37,14 @@ def decode_page_token(token: str, customer_id: str) -> dict[str, Any]:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequest("nextToken is not a token this API issued") from None
-    if not isinstance(key, dict) or set(key) != _PAGE_KEY_NAMES or key["customerId"] != customer_id:
+    # Each key attribute is a string: any other type is a start key DynamoDB refuses (and moto's server
+    # answers with a 500, which the SDK retried for 26 seconds before this check).
+    if (
+        not isinstance(key, dict)
+        or set(key) != _PAGE_KEY_NAMES
+        or not all(isinstance(value, str) for value in key.values())
+        or key["customerId"] != customer_id
+    ):
         raise InvalidRequest("nextToken is not a token this API issued")
     return to_item(key)
 

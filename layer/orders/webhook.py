@@ -28,7 +28,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from orders.api_models import ApiModel
+from orders.api_models import ORDER_ID_PATTERN, ApiModel
 from orders.errors import InvalidSignature
 
 TIMESTAMP_HEADER = "Webhook-Timestamp"
@@ -75,7 +75,7 @@ class WebhookModel(ApiModel):
 
 
 class PaymentWebhookData(WebhookModel):
-    order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]  # also the queue's message group id
+    order_id: Annotated[str, Field(pattern=ORDER_ID_PATTERN)]  # also the queue's message group id
     payment_id: Annotated[str, Field(pattern=r"^pay_[A-Za-z0-9]{1,100}$")]
     amount: Annotated[int, Field(strict=True, ge=0, description="Minor units (cents)")]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
