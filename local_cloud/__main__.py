@@ -9,8 +9,10 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from local_cloud.provision import EMULATED_HERE
+from local_cloud.sam_env import ENV_VARS_FILE, container_endpoint, env_vars, write_env_vars
 from local_cloud.server import (
     API_PORT,
     AWS_PORT,
@@ -24,7 +26,7 @@ from local_cloud.template import ROOT
 from local_cloud.timeline import Timeline
 
 
-def banner(local: LocalCloud) -> str:
+def banner(local: LocalCloud, env_file: Path = ENV_VARS_FILE) -> str:
     cloud = local.cloud
     emulated = sorted({t for t in EMULATED_HERE if cloud.template.of_type(t)})
     skipped: dict[str, list[str]] = {}
@@ -39,6 +41,8 @@ def banner(local: LocalCloud) -> str:
         f"  AWS (moto)    {local.aws_endpoint}   export AWS_ENDPOINT_URL={local.aws_endpoint}"
         " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1",
         f"  control       {local.control_url}/outputs   (the template's outputs, local values)",
+        f"  sam local     {env_file.relative_to(ROOT)}   (--env-vars: local names, AWS at"
+        f" {container_endpoint(local.aws_endpoint)}); make invoke / make start-api use it",
         "",
         "  Demo customers (Cognito users of the local pool): alice and bob.",
         "    TOKEN=$(make -s token CUSTOMER=alice)",
@@ -85,7 +89,8 @@ def main() -> None:
             watch_code=not arguments.no_reload,
         ) as local,
     ):
-        print(banner(local), file=sys.__stdout__, flush=True)
+        env_file = write_env_vars(env_vars(local.cloud, local.aws_endpoint))
+        print(banner(local, env_file), file=sys.__stdout__, flush=True)
         try:
             stop.wait()
         except KeyboardInterrupt:

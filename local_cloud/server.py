@@ -36,6 +36,7 @@ from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.provision import Cloud, fake_account, provision
 from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.sam_env import bridge_address
 from local_cloud.template import ROOT, Template
 from local_cloud.timeline import Timeline, order_id_in
 from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
@@ -149,23 +150,29 @@ def handler_logs_in_file(path: Path = FUNCTION_LOG) -> Iterator[Path]:
 
 
 @contextmanager
-def _local_aws(port: int) -> Iterator[str]:
+def local_aws(port: int) -> Iterator[str]:
     """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()
     port = server.get_host_and_port()[1]
     endpoint = f"http://{HOST}:{port}"
+    servers = [server]
+    bridge = bridge_address()
+    if bridge:  # `sam local`'s containers reach the host here, not on loopback (moto's state is shared)
+        servers.append(ThreadedMotoServer(ip_address=bridge, port=port, verbose=False))
+        servers[-1].start()
     saved_sfn = dict(default_user_config["stepfunctions"])
     # Run state machines (moto only records executions by default).
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    local_aws = fake_account(endpoint) | {"MOTO_PORT": str(port)}
+    account = fake_account(endpoint) | {"MOTO_PORT": str(port)}
     try:
         # MOTO_PORT is where moto's ASL executor sends its Lambda calls.
-        with temporary_environment(local_aws):
+        with temporary_environment(account):
             yield endpoint
     finally:
-        server.stop()
+        for running in servers:
+            running.stop()
         moto_api_backend.reset()  # a later local cloud in this process starts from an empty account
         default_user_config["stepfunctions"].update(saved_sfn)  # type: ignore[typeddict-item]  # restoring a copy
 
@@ -182,7 +189,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that)."""
     timeline = timeline or Timeline()
     with ExitStack() as stack:
-        endpoint = stack.enter_context(_local_aws(aws_port))
+        endpoint = stack.enter_context(local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
