@@ -84,7 +84,7 @@ local-build: install ## sam build for this host's architecture into .aws-sam/loc
 invoke: local-build lambda-image ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> against make local, or STACK=<deployed stack>
 	$(SAM_LOCAL) invoke $(FUNCTION) $(EVENT) $(if $(STACK),--stack $(STACK))
 
-start-api: local-build lambda-image ## sam local start-api on :3000 against make local, or STACK=<deployed stack>
+start-api: local-build lambda-image ## sam local start-api on :3002 (SAM_API_PORT) against make local, or STACK=<deployed stack>
 	$(SAM_LOCAL) start-api $(if $(STACK),--stack $(STACK))
 
 sam-local: local-build lambda-image ## Every sample event through sam local invoke, then start-api, against the local cloud

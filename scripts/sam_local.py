@@ -4,7 +4,7 @@
              cloud in the state its expectation names (the table tests/test_sample_events.py reads),
              then `sam local start-api` driven place -> get -> cancel with the local identity header.
   invoke     `make invoke`: one function and event, against the running `make local` (or --stack).
-  start-api  `make start-api`: the API on :3000 through SAM, against `make local` (or --stack).
+  start-api  `make start-api`: the API on :3002 through SAM, against `make local` (or --stack).
 
 SAM reads the names and the endpoint from an --env-vars file (local_cloud.sam_env). Its own AWS
 calls (the account-id look-up through STS) go to the local cloud's moto, so nothing leaves loopback.
@@ -55,6 +55,7 @@ SAM = Path(sys.executable).parent / "sam"
 say = partial(print, file=sys.__stdout__, flush=True)
 INVOKE_TIMEOUT_SECONDS = 180  # a first invoke builds SAM's image for the layer
 API_START_SECONDS = 120
+SAM_API_PORT = os.environ.get("SAM_API_PORT", "3002")
 
 
 def host_architecture() -> str:
@@ -370,7 +371,10 @@ def main() -> None:
             sys.exit(check(Sam(arguments.template, Path(scratch) / "env-vars.json")))
     if arguments.command == "invoke":
         sys.exit(run_sam(arguments.template, arguments.stack, "invoke", arguments.function, "--event", arguments.event))
-    sys.exit(run_sam(arguments.template, arguments.stack, "start-api", "--warm-containers", "EAGER"))
+    # Not :3000, which `make local` serves its own API on.
+    sys.exit(
+        run_sam(arguments.template, arguments.stack, "start-api", "--port", SAM_API_PORT, "--warm-containers", "LAZY")
+    )
 
 
 if __name__ == "__main__":
