@@ -52,6 +52,8 @@ mkdir "$context"
 cp "$here/Dockerfile" "$here/bootstrap" "$context/"
 "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$context/runtime" \
   --platform "$pip_platform" --implementation cp --python-version 3.13 --only-binary=:all: \
-  --requirement "$here/runtime-requirements.txt" "$boto3_pin"
-docker build --quiet --build-arg ROOTFS="$rootfs" --label "orders.stand-in=$inputs" -t "$image" "$context" >/dev/null
+  --requirement "$here/runtime-requirements.txt" "$boto3_pin" >"$work/pip.log" 2>&1 \
+  || { tail -20 "$work/pip.log" >&2; exit 1; }
+docker build --quiet --build-arg ROOTFS="$rootfs" --label "orders.stand-in=$inputs" -t "$image" "$context" \
+  >"$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; exit 1; }
 say "built the stand-in $image ($inputs)"
