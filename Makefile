@@ -87,8 +87,8 @@ invoke: local-build lambda-image ## sam local invoke FUNCTION=<LogicalId> EVENT=
 start-api: local-build lambda-image ## sam local start-api on :3002 (SAM_API_PORT) against make local, or STACK=<deployed stack>
 	$(SAM_LOCAL) start-api $(if $(STACK),--stack $(STACK))
 
-sam-local: local-build lambda-image ## Every sample event through sam local invoke, then start-api, against the local cloud
-	$(SAM_LOCAL) check
+sam-local: local-build lambda-image ## Every sample event through sam local invoke, then start-api, on the local cloud (ONLY=place_order/)
+	$(SAM_LOCAL) check $(if $(ONLY),--only $(ONLY))
 
 bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 200-order run (ARGS=--profile, --only-local, --local-orders N)
 	$(BIN)/python -m scripts.bench $(ARGS)

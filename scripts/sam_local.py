@@ -26,9 +26,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -157,31 +159,60 @@ def prepare(cloud: Cloud, after_order: bool) -> None:
     seed_inventory(Inventory(boto3.client("dynamodb"), cloud.physical_id("InventoryTable")))
 
 
-def invoke_every_sample_event(sam: Sam, endpoint: str) -> list[Outcome]:
+def invoke_sample_event(sam: Sam, endpoint: str, path: str) -> Outcome:
+    """One event through `sam local invoke` on a fresh cloud, judged against its expectation."""
+    expect = EXPECTATIONS[path]
+    with fresh_cloud() as cloud:
+        prepare(cloud, expect.after_order)
+        write_env_vars(env_vars(cloud, endpoint), sam.env_file)
+        started = time.monotonic()
+        run = subprocess.run(
+            sam.command("invoke", function_of(path), "--event", str(ROOT / "events" / path)),
+            capture_output=True,
+            text=True,
+            env=sam_environment(endpoint),
+            timeout=INVOKE_TIMEOUT_SECONDS,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+    response, raised = sam_response(run.stdout)
+    problem = expect.mismatch(response, raised, sam_local=True)
+    if run.returncode and problem is None:
+        problem = f"sam exited {run.returncode}"
+    if problem:
+        problem += "\n" + _tail(run.stderr)
+    return Outcome(path, seconds, problem)
+
+
+# Each worker process has its own moto (its own account state), so events run side by side.
+WORKERS = int(os.environ.get("SAM_LOCAL_WORKERS", str(min(2, os.cpu_count() or 1))))
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(template: Path, architecture: str, scratch: Path) -> None:
+    stack = ExitStack()  # held until the worker process ends
+    sys.stderr = stack.enter_context(handler_logs_in_file()).open("a", buffering=1)  # Powertools warns there
+    _WORKER["endpoint"] = stack.enter_context(local_aws(0))
+    _WORKER["sam"] = Sam(template, scratch / f"env-vars-{os.getpid()}.json", architecture)
+    _WORKER["stack"] = stack
+
+
+def _invoke_in_worker(path: str) -> Outcome:
+    return invoke_sample_event(_WORKER["sam"], _WORKER["endpoint"], path)
+
+
+def invoke_sample_events(sam: Sam, paths: list[str]) -> list[Outcome]:
     outcomes = []
-    for path in sorted(EXPECTATIONS):
-        expect = EXPECTATIONS[path]
-        with fresh_cloud() as cloud:
-            prepare(cloud, expect.after_order)
-            write_env_vars(env_vars(cloud, endpoint), sam.env_file)
-            started = time.monotonic()
-            run = subprocess.run(
-                sam.command("invoke", function_of(path), "--event", str(ROOT / "events" / path)),
-                capture_output=True,
-                text=True,
-                env=sam_environment(endpoint),
-                timeout=INVOKE_TIMEOUT_SECONDS,
-                check=False,
-            )
-            seconds = time.monotonic() - started
-        response, raised = sam_response(run.stdout)
-        problem = expect.mismatch(response, raised, sam_local=True)
-        if run.returncode and problem is None:
-            problem = f"sam exited {run.returncode}"
-        if problem:
-            problem += "\n" + _tail(run.stderr)
-        outcomes.append(Outcome(path, seconds, problem))
-        say(f"  {path:<52} {seconds:5.1f} s  {'ok' if problem is None else 'FAILED: ' + problem}")
+    with ProcessPoolExecutor(
+        WORKERS,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(sam.template, sam.architecture, sam.env_file.parent),
+    ) as pool:
+        for outcome in pool.map(_invoke_in_worker, paths):
+            outcomes.append(outcome)
+            verdict = "ok" if outcome.problem is None else "FAILED: " + outcome.problem
+            say(f"  {outcome.path:<52} {outcome.seconds:5.1f} s  {verdict}")
     return outcomes
 
 
@@ -299,23 +330,31 @@ def drive_the_api(sam: Sam) -> list[str]:
     return problems
 
 
-def check(sam: Sam) -> int:
+def check(sam: Sam, only: str | None = None) -> int:
+    """Every sample event (or those whose path contains `only`, then without the API part) and the API."""
     require_docker()
     total = time.monotonic()
-    say(f"sam local invoke, every sample event ({len(EXPECTATIONS)}), {sam.architecture}, a fresh local cloud each:")
-    # One log file for both halves: a handler's Powertools logger keeps the stream it was created with.
+    paths = [path for path in sorted(EXPECTATIONS) if only is None or only in path]
+    if not paths:
+        raise SystemExit(f"no sample event under events/ matches {only!r}")
+    say(
+        f"sam local invoke, {len(paths)} sample events, {sam.architecture},"
+        f" a fresh local cloud each, {WORKERS} at a time:"
+    )
+    outcomes = invoke_sample_events(sam, paths)
     with handler_logs_in_file():
-        with local_aws(0) as endpoint:
-            outcomes = invoke_every_sample_event(sam, endpoint)
-        say("sam local start-api against the local cloud (make local):")
-        api_problems = drive_the_api(sam)
+        api_problems: list[str] = []
+        if only is None:
+            say("sam local start-api against the local cloud (make local):")
+            api_problems = drive_the_api(sam)
     failed = [outcome for outcome in outcomes if outcome.problem]
     seconds = [outcome.seconds for outcome in outcomes]
     say(
         f"\nsam local invoke: {len(outcomes) - len(failed)} passed, {len(failed)} failed;"
         f" per invoke median {statistics.median(seconds):.1f} s, min {min(seconds):.1f} s, max {max(seconds):.1f} s"
     )
-    say(f"sam local start-api: {'ok' if not api_problems else 'FAILED: ' + '; '.join(api_problems)}")
+    if only is None:
+        say(f"sam local start-api: {'ok' if not api_problems else 'FAILED: ' + '; '.join(api_problems)}")
     say(f"make sam-local: {time.monotonic() - total:.0f} s")
     return 1 if failed or api_problems else 0
 
@@ -357,7 +396,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m scripts.sam_local", description=__doc__)
     parser.add_argument("--template", type=Path, required=True, help="the template `sam build` wrote")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check")
+    checking = commands.add_parser("check")
+    checking.add_argument("--only", help="only the sample events whose path contains this, e.g. place_order/")
     invoke = commands.add_parser("invoke")
     invoke.add_argument("function")
     invoke.add_argument("event")
@@ -368,7 +408,7 @@ def main() -> None:
     arguments.template = json_template(arguments.template)
     if arguments.command == "check":
         with tempfile.TemporaryDirectory() as scratch:
-            sys.exit(check(Sam(arguments.template, Path(scratch) / "env-vars.json")))
+            sys.exit(check(Sam(arguments.template, Path(scratch) / "env-vars.json"), arguments.only))
     if arguments.command == "invoke":
         sys.exit(run_sam(arguments.template, arguments.stack, "invoke", arguments.function, "--event", arguments.event))
     # Not :3000, which `make local` serves its own API on.

@@ -35,6 +35,8 @@ say "$image cannot be pulled here: building the stand-in (Debian trixie, its pyt
 
 if ! docker image inspect "$rootfs" >/dev/null 2>&1; then
   if ! command -v debootstrap >/dev/null 2>&1; then
+    say "installing Debian's debootstrap"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
   fi
   say "debootstrap trixie ($arch) with python3.13"
