@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -52,6 +53,8 @@ from orders.inventory import Inventory
 from scripts.seed_inventory import seed_inventory
 from scripts.stack_outputs import local_outputs
 
+# Powertools warns when a request emits no metric; a refused request rightly emits none (as in pyproject's pytest).
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 SAM = Path(sys.executable).parent / "sam"
 # handler_logs_in_file sends this process's stdout (the in-process handlers' logs) to a file; reports go here.
 say = partial(print, file=sys.__stdout__, flush=True)

@@ -44,5 +44,6 @@ for _ in $(seq 1 60); do
   fi
   sleep 0.5
 done
-say "dockerd did not answer within 30 s; see /var/log/dockerd.log"
+say "dockerd did not answer within 30 s; the end of /var/log/dockerd.log:"
+tail -15 /var/log/dockerd.log >&2 || true
 exit 1
