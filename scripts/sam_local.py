@@ -58,7 +58,7 @@ warnings.filterwarnings("ignore", "No application metrics to publish", UserWarni
 SAM = Path(sys.executable).parent / "sam"
 # handler_logs_in_file sends this process's stdout (the in-process handlers' logs) to a file; reports go here.
 say = partial(print, file=sys.__stdout__, flush=True)
-INVOKE_TIMEOUT_SECONDS = 180  # a first invoke builds SAM's image for the layer
+INVOKE_TIMEOUT_SECONDS = 360  # longer than SAM's own wait (300 s) for another process's image build
 API_START_SECONDS = 120
 SAM_API_PORT = os.environ.get("SAM_API_PORT", "3002")
 
@@ -79,6 +79,20 @@ def json_template(built: Path) -> Path:
     return target
 
 
+def clear_stale_sam_locks() -> None:
+    """Drop SAM's image-build locks left by a SAM process that was killed: the next one would wait 300 s on each."""
+    if not Path("/proc/self").exists():  # no /proc (macOS): cannot tell a live owner from a dead one
+        return
+    for lock in Path(tempfile.gettempdir()).glob("samcli_*.building.lock"):
+        try:
+            owner = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            lock.unlink(missing_ok=True)
+            lock.with_suffix(".status").unlink(missing_ok=True)
+
+
 def require_docker() -> None:
     if (
         shutil.which("docker") is None
@@ -88,6 +102,7 @@ def require_docker() -> None:
             "sam local needs a running Docker engine and none answers here: run tools/docker_engine.sh"
             " (it installs and starts one where it can), or start Docker Desktop"
         )
+    clear_stale_sam_locks()
 
 
 @dataclass(frozen=True)
