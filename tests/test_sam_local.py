@@ -17,7 +17,7 @@ from moto import mock_aws
 from local_cloud.functions import lambda_environment
 from local_cloud.provision import Cloud
 from local_cloud.sam_env import container_endpoint, env_vars
-from local_cloud.template import ROOT
+from local_cloud.template import ROOT, Template
 from scripts.sam_local import json_template, sam_response, stack_cloud
 
 HOST_ENDPOINT = "http://127.0.0.1:5000"
@@ -70,6 +70,14 @@ def test_a_deployed_stacks_names_come_from_its_resources() -> None:
 
     assert cloud.physical_id("EventStoreTable") == "orders-dev-EventStoreTable-1A2B"
     assert cloud.template.parameters["OrderDeadlineMinutes"] == "5"
+
+
+def test_one_parameter_turns_every_function_and_the_layer_to_x86_64() -> None:
+    template = Template.load(overrides={"Architecture": "x86_64"})
+    for logical_id in template.of_type("AWS::Lambda::Function"):
+        assert template.resolve(template.properties(logical_id)["Architectures"]) == ["x86_64"], logical_id
+    [layer] = template.of_type("AWS::Lambda::LayerVersion")
+    assert template.resolve(template.properties(layer)["CompatibleArchitectures"]) == ["x86_64"]
 
 
 def test_sam_answers_are_read_back_with_the_error_a_step_raised() -> None:
