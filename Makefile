@@ -12,13 +12,17 @@ ENV ?= default
 STACK ?=
 CUSTOMER ?= alice
 OUTCOME ?= succeeded
+# sam local runs what this host runs natively; deployments stay arm64 (the template's default).
+LOCAL_ARCHITECTURE := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+LOCAL_BUILD := .aws-sam/local-$(LOCAL_ARCHITECTURE)
+SAM_LOCAL := PYTHONPATH=layer $(BIN)/python -m scripts.sam_local --template $(LOCAL_BUILD)/template.yaml
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test unit build deploy invoke start-api bench openapi schemas seed webhook pre-commit clean
+.PHONY: help install local demo token fire walkthrough lint test unit build deploy docker lambda-image local-build invoke start-api sam-local bench openapi schemas seed webhook pre-commit clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -93,11 +97,24 @@ build: install ## sam build (arm64, python3.13) into .aws-sam/build
 deploy: build ## sam deploy; ENV=prod for the prod environment of samconfig.toml
 	$(BIN)/sam deploy --config-env $(ENV)
 
-invoke: build ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> (needs Docker)
-	$(BIN)/sam local invoke $(FUNCTION) --event $(EVENT)
+docker: ## A running Docker engine: installs Debian's docker.io and starts dockerd where it can
+	@bash tools/docker_engine.sh
 
-start-api: build ## sam local start-api on :3000 (needs Docker)
-	$(BIN)/sam local start-api
+lambda-image: docker ## SAM's python3.13 base image for this host: the real one if pullable, else the stand-in (docker/lambda-python)
+	@bash docker/lambda-python/build.sh
+
+local-build: install ## sam build for this host's architecture into .aws-sam/local-<arch> (what sam local runs)
+	ARCHITECTURE=$(LOCAL_ARCHITECTURE) $(BIN)/sam build --build-dir $(LOCAL_BUILD) --cache-dir $(LOCAL_BUILD)-cache \
+		--parameter-overrides Architecture=$(LOCAL_ARCHITECTURE)
+
+invoke: local-build lambda-image ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> against make local, or STACK=<deployed stack>
+	$(SAM_LOCAL) invoke $(FUNCTION) $(EVENT) $(if $(STACK),--stack $(STACK))
+
+start-api: local-build lambda-image ## sam local start-api on :3003 (SAM_API_PORT) against make local, or STACK=<deployed stack>
+	$(SAM_LOCAL) start-api $(if $(STACK),--stack $(STACK))
+
+sam-local: local-build lambda-image ## Every sample event through sam local invoke, then start-api, on the local cloud (ONLY=place_order/)
+	$(SAM_LOCAL) check $(if $(ONLY),--only $(ONLY))
 
 bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 200-order run (ARGS=--profile, --only-local, --local-orders N)
 	$(BIN)/python -m scripts.bench $(ARGS)

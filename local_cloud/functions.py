@@ -85,7 +85,8 @@ def lambda_environment(cloud: Cloud, logical_id: str) -> dict[str, str]:
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(properties.get("MemorySize", 128)),
         "AWS_LAMBDA_LOG_LEVEL": properties.get("LoggingConfig", {}).get("ApplicationLogLevel", "INFO"),
     }
-    return runtime | {key: str(value) for key, value in variables.items()}
+    # A variable set to !Ref AWS::NoValue (None here) is absent, as CloudFormation leaves it.
+    return runtime | {key: str(value) for key, value in variables.items() if value is not None}
 
 
 def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:

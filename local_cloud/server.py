@@ -41,6 +41,7 @@ from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONSOLE, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
 from local_cloud.provision import Cloud, fake_account, provision
 from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.sam_env import bridge_address
 from local_cloud.template import ROOT, Template
 from local_cloud.timeline import Timeline, json_field, order_id_in
 from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
@@ -186,7 +187,7 @@ class _MotoServer(ThreadedMotoServer):
 
 
 @contextmanager
-def _local_aws(port: int) -> Iterator[str]:
+def local_aws(port: int) -> Iterator[str]:
     """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
     server = _MotoServer(ip_address=HOST, port=port, verbose=False)
@@ -195,16 +196,26 @@ def _local_aws(port: int) -> Iterator[str]:
         raise PortUnavailable(f"port {port} on {HOST} for {AWS.what} cannot be listened on: {server.bind_error}")
     port = server.get_host_and_port()[1]
     endpoint = f"http://{HOST}:{port}"
+    servers = [server]
+    bridge = bridge_address()
+    if bridge:  # `sam local`'s containers reach the host here, not on loopback (moto's state is shared)
+        on_bridge = _MotoServer(ip_address=bridge, port=port, verbose=False)
+        on_bridge.start()
+        if on_bridge.bind_error is None:
+            servers.append(on_bridge)
+        else:  # the local cloud still runs; only sam local's containers cannot reach it
+            logging.getLogger(__name__).warning("moto not served on %s:%s: %s", bridge, port, on_bridge.bind_error)
     saved_sfn = dict(default_user_config["stepfunctions"])
     # Run state machines (moto only records executions by default).
     default_user_config["stepfunctions"]["execute_state_machine"] = True
-    local_aws = fake_account(endpoint) | {"MOTO_PORT": str(port)}
+    account = fake_account(endpoint) | {"MOTO_PORT": str(port)}
     try:
         # MOTO_PORT is where moto's ASL executor sends its Lambda calls.
-        with temporary_environment(local_aws):
+        with temporary_environment(account):
             yield endpoint
     finally:
-        server.stop()
+        for running in servers:
+            running.stop()
         moto_api_backend.reset()  # a later local cloud in this process starts from an empty account
         default_user_config["stepfunctions"].update(saved_sfn)  # type: ignore[typeddict-item]  # restoring a copy
 
@@ -228,7 +239,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         {API: api_port, AWS: aws_port, CONTROL: control_port} | ({CONSOLE: console_port} if console_port else {})
     )
     with ExitStack() as stack:
-        endpoint = stack.enter_context(_local_aws(aws_port))
+        endpoint = stack.enter_context(local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())

@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
 from local_cloud.listening import PortUnavailable
 from local_cloud.provision import EMULATED_HERE
+from local_cloud.sam_env import ENV_VARS_FILE, container_endpoint, env_vars, write_env_vars
 from local_cloud.server import FUNCTION_LOG, STOP_GRACE_SECONDS, LocalCloud, handler_logs_in_file, running_local_cloud
 from local_cloud.template import ROOT
 from local_cloud.timeline import Timeline
@@ -25,7 +27,7 @@ from local_cloud.timeline import Timeline
 STOP_DEADLINE_SECONDS = STOP_GRACE_SECONDS + 5.0  # the grace for the work in hand, then moto's own stop
 
 
-def banner(local: LocalCloud) -> str:
+def banner(local: LocalCloud, env_file: Path = ENV_VARS_FILE) -> str:
     cloud = local.cloud
     emulated = sorted({t for t in EMULATED_HERE if cloud.template.of_type(t)})
     skipped: dict[str, list[str]] = {}
@@ -40,6 +42,8 @@ def banner(local: LocalCloud) -> str:
         f"  AWS (moto)    {local.aws_endpoint}   export AWS_ENDPOINT_URL={local.aws_endpoint}"
         " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1",
         f"  control       {local.control_url}/outputs   (the template's outputs, local values)",
+        f"  sam local     {env_file.relative_to(ROOT)}   (--env-vars: local names, AWS at"
+        f" {container_endpoint(local.aws_endpoint)}); make invoke / make start-api use it",
         *(
             [f"  console       {local.console_url}   (orders and their sagas, queues and DLQs, bus, schedules, API)"]
             if local.console_url
@@ -140,7 +144,8 @@ def serve(api_port: int, aws_port: int, control_port: int, console_port: int, *,
             ) as local,
         ):
             stopper.serving = True
-            _say(banner(local))
+            env_file = write_env_vars(env_vars(local.cloud, local.aws_endpoint))
+            _say(banner(local, env_file))
             stopped_by = stopper.wait()
             _say(f"\n{stopped_by}: stopping the local cloud (its state is in memory and goes with it)")
     except PortUnavailable as error:  # taken between the check in __main__ and the bind

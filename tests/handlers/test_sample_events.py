@@ -1,12 +1,12 @@
-"""Every file under events/ is a case `sam local invoke -e` can replay; each one is run here.
+"""Every file under events/ is a case `sam local invoke -e` can replay; each one is run here, in-process.
 
-A new sample event without an expectation below fails `test_every_sample_event_has_an_expectation`.
+The expectations live in local_cloud.sample_events, which `make sam-local` reads too. A new sample
+event without an expectation fails `test_every_sample_event_has_an_expectation`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -14,94 +14,11 @@ import pytest
 
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
+from local_cloud.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, FUNCTION_OF_FOLDER, Expect, function_of
 from orders.errors import OrderError
 from orders.inventory import Inventory
 from scripts.seed_inventory import seed_inventory
-from tests.support import EVENTS, body, sample_event, table_sizes
-
-FUNCTION_OF_FOLDER = {
-    "place_order": "PlaceOrderFunction",
-    "cancel_order": "CancelOrderFunction",
-    "get_order": "GetOrderFunction",
-    "list_orders": "ListOrdersFunction",
-    "project_orders": "ProjectOrdersFunction",
-    "publish_events": "PublishEventsFunction",
-    "reserve_inventory": "ReserveInventoryFunction",
-    "request_payment": "RequestPaymentFunction",
-    "arrange_shipment": "ArrangeShipmentFunction",
-    "complete_order": "CompleteOrderFunction",
-    "refund_payment": "RefundPaymentFunction",
-    "release_inventory": "ReleaseInventoryFunction",
-    "fail_order": "FailOrderFunction",
-    "receive_payment_webhook": "ReceivePaymentWebhookFunction",
-    "process_payment_events": "ProcessPaymentEventsFunction",
-    "send_notifications": "SendNotificationsFunction",
-    "record_analytics": "RecordAnalyticsFunction",
-    "reconcile_orders": "ReconcileOrdersFunction",
-}
-
-
-@dataclass(frozen=True)
-class Expect:
-    status: int | None = None  # API events: the HTTP status
-    failures: tuple[str, ...] | None = None  # stream events: the sequence numbers reported for retry
-    after_order: bool = False  # run once Alice's order from place_order/valid.json is placed and projected
-    result: dict[str, Any] | None = None  # saga steps and the reconciler: what the handler returns
-    error: str | None = None  # saga steps: the error the state machine sees (the exception's class name)
-
-
-EXPECTATIONS = {
-    "place_order/valid.json": Expect(status=201),
-    "place_order/duplicate.json": Expect(status=201, after_order=True),
-    "place_order/same_key_other_body.json": Expect(status=422, after_order=True),
-    "place_order/invalid_body.json": Expect(status=422),
-    "place_order/malformed_json.json": Expect(status=422),
-    "place_order/missing_key.json": Expect(status=400),
-    "place_order/unauthenticated.json": Expect(status=401),
-    "place_order/sam_local_identity.json": Expect(status=401),  # the header counts only under `sam local`
-    "cancel_order/valid.json": Expect(status=200, after_order=True),
-    "cancel_order/other_customer.json": Expect(status=404, after_order=True),
-    "cancel_order/unknown_order.json": Expect(status=404),
-    "get_order/valid.json": Expect(status=200, after_order=True),
-    "get_order/other_customer.json": Expect(status=404, after_order=True),
-    "get_order/unknown_order.json": Expect(status=404),
-    "list_orders/valid.json": Expect(status=200, after_order=True),
-    "list_orders/other_customer.json": Expect(status=200, after_order=True),
-    "list_orders/invalid_limit.json": Expect(status=422),
-    "list_orders/foreign_token.json": Expect(status=400),
-    "project_orders/stream_batch.json": Expect(failures=()),
-    "project_orders/stale_record.json": Expect(failures=(), after_order=True),
-    "publish_events/stream_batch.json": Expect(failures=()),
-    "publish_events/unreadable_record.json": Expect(failures=("999000000000000000001",)),
-    "reserve_inventory/placed_order.json": Expect(result={"status": "INVENTORY_RESERVED"}, after_order=True),
-    "reserve_inventory/unknown_order.json": Expect(error="OrderNotFound"),
-    # A step that runs before its turn is retried by the state machine, never acted on.
-    "request_payment/before_reservation.json": Expect(error="TransientFailure", after_order=True),
-    "arrange_shipment/before_payment.json": Expect(error="TransientFailure", after_order=True),
-    "complete_order/before_shipment.json": Expect(error="TransientFailure", after_order=True),
-    "refund_payment/nothing_captured.json": Expect(result={"status": "PLACED", "version": 1}, after_order=True),
-    "release_inventory/nothing_reserved.json": Expect(result={"status": "PLACED", "version": 1}, after_order=True),
-    "fail_order/out_of_stock.json": Expect(result={"status": "FAILED", "version": 2}, after_order=True),
-    "fail_order/payment_timed_out.json": Expect(result={"status": "FAILED", "version": 2}, after_order=True),
-    "receive_payment_webhook/stale.json": Expect(status=401),
-    "receive_payment_webhook/unsigned.json": Expect(status=401),
-    # Alice's order has not reached its payment yet: the outcome is retried until it has, not dropped.
-    "process_payment_events/payment_succeeded.json": Expect(
-        failures=("8e0b6c52-4d1f-4a7e-b3c9-2f5a7d9e1c01",), after_order=True
-    ),
-    "process_payment_events/payment_failed.json": Expect(
-        failures=("8e0b6c52-4d1f-4a7e-b3c9-2f5a7d9e1c02",), after_order=True
-    ),
-    "process_payment_events/before_payment_requested.json": Expect(
-        failures=("8e0b6c52-4d1f-4a7e-b3c9-2f5a7d9e1c03",), after_order=True
-    ),
-    "send_notifications/outcome_batch.json": Expect(failures=()),
-    "send_notifications/poison_record.json": Expect(failures=("7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c02",)),
-    "record_analytics/completed_batch.json": Expect(failures=()),
-    "record_analytics/duplicate.json": Expect(failures=()),
-    "record_analytics/other_outcome.json": Expect(failures=()),
-    "reconcile_orders/scheduled.json": Expect(result={"expired": [], "skipped": 0}, after_order=True),
-}
+from tests.support import EVENTS, sample_event, table_sizes
 
 
 def test_every_sample_event_has_an_expectation() -> None:
@@ -116,26 +33,27 @@ def test_sample_event(
 ) -> None:
     expect = EXPECTATIONS[path]
     if expect.after_order:
-        function("PlaceOrderFunction").invoke(sample_event("place_order/valid.json"))
+        function("PlaceOrderFunction").invoke(sample_event(ALICES_ORDER_EVENT))
         project()
     seed_inventory(Inventory(boto3.client("dynamodb"), cloud.physical_id("InventoryTable")))
     before = table_sizes(cloud)
-    handler = function(FUNCTION_OF_FOLDER[path.split("/", maxsplit=1)[0]])
 
-    if expect.error is not None:
-        with pytest.raises(OrderError) as raised:
-            handler.invoke(sample_event(path))
-        assert type(raised.value).__name__ == expect.error
-        return
-    response = handler.invoke(sample_event(path))
+    response, raised = None, None
+    try:
+        response = function(function_of(path)).invoke(sample_event(path))
+    except OrderError as error:
+        raised = type(error).__name__
 
-    if expect.result is not None:
-        assert response.items() >= expect.result.items(), response
-    elif expect.status is not None:
-        assert response["statusCode"] == expect.status, response["body"]
-        assert isinstance(body(response), dict)
-        if expect.status >= 400:
-            assert table_sizes(cloud) == before, "a refused request must write nothing"
-            assert body(response)["message"]
-    else:
-        assert response == {"batchItemFailures": [{"itemIdentifier": number} for number in expect.failures or ()]}
+    assert expect.mismatch(response, raised) is None
+    if (expect.status or 0) >= 400:
+        assert table_sizes(cloud) == before, "a refused request must write nothing"
+
+
+def test_a_changed_expectation_fails() -> None:
+    """The check can fail: each kind of expectation rejects an outcome that differs from it."""
+    assert Expect(status=201).mismatch({"statusCode": 422, "body": '{"message": "no"}'}, None)
+    assert Expect(status=401, status_under_sam_local=201).mismatch({"statusCode": 401, "body": "{}"}, None, True)
+    assert Expect(failures=()).mismatch({"batchItemFailures": [{"itemIdentifier": "1"}]}, None)
+    assert Expect(result={"status": "FAILED"}).mismatch({"status": "PLACED"}, None)
+    assert Expect(error="OrderNotFound").mismatch(None, "TransientFailure")
+    assert Expect(status=200).mismatch(None, "OrderNotFound")
