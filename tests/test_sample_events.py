@@ -100,7 +100,7 @@ EXPECTATIONS = {
     "record_analytics/completed_batch.json": Expect(failures=()),
     "record_analytics/duplicate.json": Expect(failures=()),
     "record_analytics/other_outcome.json": Expect(failures=()),
-    "reconcile_orders/scheduled.json": Expect(result={"expired": [], "skipped": 0}, after_order=True),
+    "reconcile_orders/scheduled.json": Expect(result={"expired": [], "settled": [], "skipped": 0}, after_order=True),
 }
 
 
