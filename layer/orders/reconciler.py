@@ -12,7 +12,7 @@ Safe to run twice or concurrently: every decision appends only while the order's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -84,16 +84,11 @@ def _expire(order: Order) -> DomainEvent | None:
     return order.next_event(EventType.ORDER_EXPIRED, _correlation_id(order.order_id), data)
 
 
-def _fail_as_technical(ended: EndedExecution) -> Callable[[Order], DomainEvent | None]:
-    error, reason = saga.technical_failure(f"its execution ended {ended.status}")
-
-    def decide(order: Order) -> DomainEvent | None:
-        if order.status in FINAL or order.status is OrderStatus.SHIPPED:
-            return None
-        data = {"customerId": order.customer_id, "reason": reason, "error": error}
-        return order.next_event(EventType.ORDER_FAILED, _correlation_id(order.order_id), data)
-
-    return decide
+def _fail_as_technical(order: Order) -> DomainEvent | None:
+    if order.status in FINAL or order.status is OrderStatus.SHIPPED:
+        return None
+    data = {"customerId": order.customer_id, "reason": saga.TECHNICAL_FAILURE_REASON, "error": saga.TECHNICAL_FAILURE}
+    return order.next_event(EventType.ORDER_FAILED, _correlation_id(order.order_id), data)
 
 
 @dataclass
@@ -127,7 +122,7 @@ class Reconciler:
             return True
         if order.status in FINAL and not self.compensator.holds_anything(order_id):
             return False  # settled already (by the saga's compensations, a cancel or an earlier run)
-        decide_and_append(store, order_id, _fail_as_technical(ended))
+        decide_and_append(store, order_id, _fail_as_technical)
         self.compensator.compensate(order_id, _correlation_id(order_id))
         return True
 

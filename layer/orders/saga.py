@@ -268,9 +268,8 @@ _REASON_OF = {
 }
 
 
-def technical_failure(what: str) -> tuple[str, str]:
-    """The error name and reason of an order stopped by something other than a business outcome."""
-    return TECHNICAL_FAILURE, f"a technical failure stopped fulfilment ({what})"
+# The customer reads the reason (notifications); which error it was is in the execution's history and the logs.
+TECHNICAL_FAILURE_REASON = "a technical failure stopped fulfilment"
 
 
 def failure_of(error: dict[str, Any]) -> tuple[str, str]:
@@ -283,7 +282,7 @@ def failure_of(error: dict[str, Any]) -> tuple[str, str]:
     if name == "States.Timeout":
         name = PAYMENT_TIMED_OUT
     if name not in _BUSINESS_ERRORS:
-        return technical_failure(name)
+        return TECHNICAL_FAILURE, TECHNICAL_FAILURE_REASON
     cause = error.get("Cause") or ""
     try:
         message = json.loads(cause).get("errorMessage") if cause.startswith("{") else cause
