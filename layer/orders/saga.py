@@ -240,17 +240,18 @@ def hand_back_cancelled(
 ) -> Order:
     """After a cancel, make sure the order's money and stock go back, by whoever can still do it.
 
-    An execution waiting for the payment is failed at once and compensates; one that runs another step
-    sees the cancellation at its next read and compensates. With no execution running any more (it ended,
-    or failed before it claimed the order), nobody else will: compensate here.
+    A running execution compensates: one waiting for the payment is failed at once, one at another step
+    sees the cancellation at its next read. With no execution running any more (it ended, or failed
+    before it claimed the order), nobody else will: compensate here. Asking first whether it runs, not
+    whether its token is still answered, keeps this right where a token outlives its execution (moto).
+    If the execution ends between the two, the reconciler finds it among the executions that ended.
     """
     if order.status is not OrderStatus.CANCELLED:
         return order
-    if stop_waiting_for_payment(
-        compensator.ledger, callbacks, order.order_id, error=OrderCancelled.__name__, cause="cancelled by customer"
-    ):
-        return order
     if order.fulfilment_id and fulfilments.is_running(order.fulfilment_id):
+        stop_waiting_for_payment(
+            compensator.ledger, callbacks, order.order_id, error=OrderCancelled.__name__, cause="cancelled by customer"
+        )
         return order
     return compensator.compensate(order.order_id, correlation_id)
 
