@@ -1,6 +1,6 @@
 """The sample events under events/, the same files `sam local invoke -e` takes, and what each should produce.
 
-One table of expectations: tests/test_sample_events.py runs every event in-process against it,
+One table of expectations: tests/handlers/test_sample_events.py runs every event in-process against it,
 and `make sam-local` (scripts/sam_local.py) runs every event through `sam local invoke` against it.
 """
 
@@ -136,7 +136,7 @@ EXPECTATIONS = {
     "record_analytics/completed_batch.json": Expect(failures=()),
     "record_analytics/duplicate.json": Expect(failures=()),
     "record_analytics/other_outcome.json": Expect(failures=()),
-    "reconcile_orders/scheduled.json": Expect(result={"expired": [], "skipped": 0}, after_order=True),
+    "reconcile_orders/scheduled.json": Expect(result={"expired": [], "settled": [], "skipped": 0}, after_order=True),
 }
 
 ALICES_ORDER_EVENT = "place_order/valid.json"  # what `after_order` places (and projects) first

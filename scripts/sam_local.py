@@ -1,7 +1,7 @@
 """SAM's own runner (`sam local invoke`, `sam local start-api`) against the local cloud, or a deployed stack.
 
   check      `make sam-local`: every sample event through `sam local invoke`, each on a fresh local
-             cloud in the state its expectation names (the table tests/test_sample_events.py reads),
+             cloud in the state its expectation names (the table tests/handlers/test_sample_events.py reads),
              then `sam local start-api` driven place -> get -> cancel with the local identity header.
   invoke     `make invoke`: one function and event, against the running `make local` (or --stack).
   start-api  `make start-api`: the API on :3003 through SAM, against `make local` (or --stack).

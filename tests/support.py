@@ -1,8 +1,10 @@
-"""Small readers the tests share: sample events, stored events, table sizes, response bodies."""
+"""Small readers the tests share: sample events, stored events, table sizes, response bodies, the order invariant."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -11,6 +13,7 @@ from local_cloud.provision import Cloud
 from local_cloud.sample_events import EVENTS, sample_event
 from orders.event_store import EventStore
 from orders.events import DomainEvent
+from orders.order import ENDED_UNFULFILLED, Order, OrderStatus
 
 __all__ = ["EVENTS", "sample_event"]  # re-exported: the tests read sample events through here
 ALICE = "3f1c6a2e-5b7d-4c1e-9f3a-2b8d7e6c5a41"  # the customer in events/*/valid.json
@@ -62,3 +65,71 @@ def with_query(event: dict[str, Any], **query: str) -> dict[str, Any]:
     changed["queryStringParameters"] = query or None
     changed["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()} or None
     return changed
+
+
+# ------------------------------------------------------------------ the invariant, read from the tables themselves
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """An order's status, its payment's state in PaymentsTable and its stock still RESERVED in InventoryTable."""
+
+    status: OrderStatus
+    payment: str | None
+    reserved: dict[str, int]
+
+
+def holdings(cloud: Cloud, order_id: str) -> Holdings:
+    """Read with plain DynamoDB calls, not through orders.payments or orders.inventory, so a bug there cannot hide."""
+    dynamodb = boto3.client("dynamodb")
+    payment = dynamodb.get_item(
+        TableName=cloud.physical_id("PaymentsTable"), Key={"orderId": {"S": order_id}}, ConsistentRead=True
+    ).get("Item")
+    lines = dynamodb.query(
+        TableName=cloud.physical_id("InventoryTable"),
+        KeyConditionExpression="pk = :order",
+        ExpressionAttributeValues={":order": {"S": f"ORDER#{order_id}"}},
+        ConsistentRead=True,
+    )["Items"]
+    reserved = {
+        line["sk"]["S"].removeprefix("SKU#"): int(line["quantity"]["N"])
+        for line in lines
+        if line["state"]["S"] == "RESERVED"
+    }
+    return Holdings(
+        status=Order.from_events(stored_events(cloud, order_id)).status,
+        payment=payment["state"]["S"] if payment else None,
+        reserved=reserved,
+    )
+
+
+def stock_accounted_for(cloud: Cloud) -> dict[str, tuple[int, int]]:
+    """SKU -> (available, held by RESERVED reservations): their sum is the stock the SKU was seeded with."""
+    items = boto3.client("dynamodb").scan(TableName=cloud.physical_id("InventoryTable"), ConsistentRead=True)["Items"]
+    available = {
+        item["pk"]["S"].removeprefix("SKU#"): int(item["available"]["N"])
+        for item in items
+        if item["sk"]["S"] == "STOCK"
+    }
+    held = Counter[str]()
+    for item in items:
+        if item["pk"]["S"].startswith("ORDER#") and item["state"]["S"] == "RESERVED":
+            held[item["sk"]["S"].removeprefix("SKU#")] += int(item["quantity"]["N"])
+    return {sku: (count, held[sku]) for sku, count in available.items()}
+
+
+def assert_keeps_nothing_unless_completed(cloud: Cloud, order_id: str, seeded: dict[str, int]) -> Holdings:
+    """The invariant: an order that ended other than COMPLETED has no captured payment unrefunded and no stock reserved.
+
+    Also checks that no stock was lost or made up on the way: for every SKU, available plus reserved is the seed.
+    """
+    held = holdings(cloud, order_id)
+    assert held.status is OrderStatus.COMPLETED or held.status in ENDED_UNFULFILLED, f"{order_id} has not ended: {held}"
+    if held.status is not OrderStatus.COMPLETED:
+        assert held.payment not in {"CAPTURED", "REQUESTED"}, (
+            f"{order_id} ended {held.status} keeping the money: {held}"
+        )
+        assert not held.reserved, f"{order_id} ended {held.status} keeping stock: {held}"
+    stock = stock_accounted_for(cloud)
+    assert {sku: sum(stock[sku]) for sku in seeded} == seeded, f"stock not accounted for: {stock}"
+    return held

@@ -1,7 +1,8 @@
 """POST /orders/{orderId}/cancel: cancel an order while its state allows it.
 
 A fulfilment waiting for the payment outcome is told at once, so it compensates now
-rather than when its payment wait times out.
+rather than when its payment wait times out. When no fulfilment runs any more, the
+cancel gives the money and the stock back itself.
 """
 
 from http import HTTPStatus
@@ -26,15 +27,23 @@ from orders.api import (
 from orders.api_models import OrderResponse
 from orders.config import Setting, setting
 from orders.event_store import EventStore
-from orders.order import OrderStatus
-from orders.payments import PaymentLedger
+from orders.fulfilments import Fulfilments
+from orders.inventory import Inventory
+from orders.payments import PaymentLedger, SandboxPaymentProvider
 from orders.task_tokens import TaskCallbacks
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
+states = boto3.client("stepfunctions")
 store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
-ledger = PaymentLedger(dynamodb, setting(Setting.PAYMENTS_TABLE))
-callbacks = TaskCallbacks(boto3.client("stepfunctions"))
+compensator = saga.Compensator(
+    store=store,
+    ledger=PaymentLedger(dynamodb, setting(Setting.PAYMENTS_TABLE)),
+    provider=SandboxPaymentProvider(),  # replace with your payment provider's adapter
+    inventory=Inventory(dynamodb, setting(Setting.INVENTORY_TABLE)),
+)
+callbacks = TaskCallbacks(states)
+fulfilments = Fulfilments(states)
 app = create_resolver()
 
 
@@ -50,11 +59,9 @@ app = create_resolver()
     },
 )
 def cancel_order(order_id: OrderIdPath) -> OrderResponse:
-    order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation_id(app.current_event))
-    if order.status is OrderStatus.CANCELLED:
-        saga.stop_waiting_for_payment(
-            ledger, callbacks, order_id, error="OrderCancelled", cause="cancelled by customer"
-        )
+    correlation = correlation_id(app.current_event)
+    order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation)
+    order = saga.hand_back_cancelled(compensator, callbacks, fulfilments, order, correlation)
     return OrderResponse.model_validate(order.view)
 
 

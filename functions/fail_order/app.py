@@ -18,4 +18,6 @@ store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
 @logger.inject_lambda_context(clear_state=True)
 @saga.step_handler(logger)
 def lambda_handler(step: saga.Step, event: dict[str, Any]) -> Order:
-    return saga.fail_order(store, step, event.get("error") or {})
+    error = event.get("error") or {}
+    logger.info("fulfilment stopped", error=error.get("Error"), cause=error.get("Cause"))  # the reason omits it
+    return saga.fail_order(store, step, error)

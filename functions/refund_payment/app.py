@@ -21,4 +21,6 @@ provider = SandboxPaymentProvider()  # replace with your payment provider's adap
 @logger.inject_lambda_context(clear_state=True)
 @saga.step_handler(logger)
 def lambda_handler(step: saga.Step, event: dict[str, Any]) -> Order:
-    return saga.refund_payment(store, ledger, provider, step.order_id, step.correlation_id)
+    return saga.compensation_step(
+        store, step, lambda: saga.refund_payment(store, ledger, provider, step.order_id, step.correlation_id)
+    )

@@ -20,4 +20,6 @@ inventory = Inventory(dynamodb, setting(Setting.INVENTORY_TABLE))
 @logger.inject_lambda_context(clear_state=True)
 @saga.step_handler(logger)
 def lambda_handler(step: saga.Step, event: dict[str, Any]) -> Order:
-    return saga.release_inventory(store, inventory, step.order_id, step.correlation_id)
+    return saga.compensation_step(
+        store, step, lambda: saga.release_inventory(store, inventory, step.order_id, step.correlation_id)
+    )

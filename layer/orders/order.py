@@ -44,6 +44,10 @@ CANCELLABLE = frozenset(
     {OrderStatus.PLACED, OrderStatus.INVENTORY_RESERVED, OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID}
 )
 FINAL = frozenset({OrderStatus.COMPLETED, OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
+# The invariant every path holds: an order that ends in one of these keeps no captured payment unrefunded and no
+# stock reserved. The saga's compensations restore it, a cancel with no execution left does, and the reconciler
+# settles whatever a failure left behind (orders/saga.py, orders/reconciler.py).
+ENDED_UNFULFILLED = FINAL - {OrderStatus.COMPLETED}
 
 # What later events add to the order's view besides its status; the rest stays in the event store.
 _VIEW_FIELDS = ("reason", "fulfilmentId", "lines", "amount", "paymentId", "trackingId")

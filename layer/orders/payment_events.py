@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from orders.commands import decide_and_append
 from orders.errors import PaymentDeclined, TransientFailure
 from orders.events import DomainEvent, EventType
-from orders.order import Order, OrderStatus
+from orders.order import ENDED_UNFULFILLED, Order, OrderStatus
 from orders.payments import Payment, PaymentState
 from orders.saga import refund_payment
 from orders.task_tokens import TaskCallbacks
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 # Before these are over, the saga has not asked for a payment: a webhook now raced ahead of it.
 _BEFORE_PAYMENT_REQUEST = frozenset({OrderStatus.PLACED, OrderStatus.INVENTORY_RESERVED})
-# Ended without being paid: a payment captured now is not wanted.
-_ENDED_UNPAID = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.FAILED})
 
 DECLINED_WITHOUT_REASON = "the payment provider declined the payment"
 
@@ -112,7 +110,7 @@ class PaymentSettler:
         output = {"paymentId": payment.payment_id, "amount": payment.amount}
         if payment.task_token and self._callbacks.succeed(payment.task_token, output):
             return Settlement.RESUMED
-        if order.status in _ENDED_UNPAID:
+        if order.status in ENDED_UNFULFILLED:  # ended without being paid: the capture is not wanted
             refund_payment(self._store, self._ledger, self._provider, order_id, correlation_id)
             return Settlement.REFUNDED
         return Settlement.NOT_WAITED_ON

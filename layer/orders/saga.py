@@ -4,6 +4,11 @@ Every step loads the order from the event store, decides from what is true now, 
 an adapter, and appends its event with optimistic concurrency. Each one is safe to run twice:
 a Step Functions retry, a redelivered OrderPlaced that started a second execution, or a
 reconciler running the same compensation.
+
+The saga holds the invariant of orders/order.py (ENDED_UNFULFILLED): any error of any forward
+step, after its retries, leads to the compensations, refund then release; what a failure leaves
+held anyway (a compensation that kept failing, an execution that timed out or was stopped, a
+cancel after the execution ended) is given back by `Compensator`, from cancel or the reconciler.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
 from orders.commands import decide_and_append, load_order
-from orders.errors import DuplicateFulfilment, OrderCancelled, PaymentDeclined, TransientFailure
+from orders.errors import DuplicateFulfilment, FulfilmentStopped, OrderCancelled, PaymentDeclined, TransientFailure
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
+from orders.fulfilments import Fulfilments
 from orders.inventory import Inventory
 from orders.order import FINAL, Order, OrderStatus
 from orders.payments import Payment, PaymentLedger, PaymentProvider, PaymentState
@@ -58,13 +64,17 @@ class Step:
         )
 
 
+def _owned_elsewhere(order: Order, step: Step) -> bool:
+    return order.fulfilment_id not in (None, step.fulfilment_id)
+
+
 def _has_work(order: Order, step: Step, expected: OrderStatus) -> bool:
     """True when the order waits for this step; False when this execution already did it (a retry).
 
     Raises DuplicateFulfilment when another execution owns the order, and OrderCancelled when
     the order was cancelled or expired under the saga, which then compensates.
     """
-    if order.fulfilment_id not in (None, step.fulfilment_id):
+    if _owned_elsewhere(order, step):
         raise DuplicateFulfilment(f"order {order.order_id} is fulfilled by {order.fulfilment_id}")
     if order.status in {OrderStatus.CANCELLED, OrderStatus.EXPIRED}:
         raise OrderCancelled(f"order {order.order_id} was {order.status.value.lower()}")
@@ -191,6 +201,65 @@ def release_inventory(store: EventStore, inventory: Inventory, order_id: str, co
     return decide_and_append(store, order_id, decide)
 
 
+def compensation_step(store: EventStore, step: Step, compensate: Callable[[], Order]) -> Order:
+    """Run a compensation for this execution, unless another execution fulfils the order.
+
+    A duplicate execution (a redelivered OrderPlaced) that fails before its first step sees the owner
+    reaches the compensations too: it must not give back what the owner's fulfilment holds.
+    """
+    order = load_order(store, step.order_id)
+    if _owned_elsewhere(order, step):
+        return order
+    return compensate()
+
+
+@dataclass(frozen=True)
+class Compensator:
+    """The compensations outside the state machine: for a cancel with no execution left, and for the reconciler."""
+
+    store: EventStore
+    ledger: PaymentLedger
+    provider: PaymentProvider
+    inventory: Inventory
+
+    def holds_anything(self, order_id: str) -> bool:
+        """True while the order has a payment not given back (captured or still requested) or reserved stock."""
+        payment = self.ledger.get(order_id)
+        if payment is not None and payment.state in {PaymentState.REQUESTED, PaymentState.CAPTURED}:
+            return True
+        return bool(self.inventory.reservation(order_id))
+
+    def compensate(self, order_id: str, correlation_id: str) -> Order:
+        """Refund, then release, as the saga does; each is a no-op when there is nothing to give back."""
+        refund_payment(self.store, self.ledger, self.provider, order_id, correlation_id)
+        return release_inventory(self.store, self.inventory, order_id, correlation_id)
+
+
+def hand_back_cancelled(
+    compensator: Compensator, callbacks: TaskCallbacks, fulfilments: Fulfilments, order: Order, correlation_id: str
+) -> Order:
+    """After a cancel, make sure the order's money and stock go back, by whoever can still do it.
+
+    A running execution compensates: one waiting for the payment is failed at once, one at another step
+    sees the cancellation at its next read. With no execution running any more (it ended, or failed
+    before it claimed the order), nobody else will: compensate here. Asking first whether it runs, not
+    whether its token is still answered, keeps this right where a token outlives its execution (moto).
+    If the execution ends between the two, the reconciler finds it among the executions that ended.
+    """
+    if order.status is not OrderStatus.CANCELLED:
+        return order
+    if order.fulfilment_id and fulfilments.is_running(order.fulfilment_id):
+        stop_waiting_for_payment(
+            compensator.ledger, callbacks, order.order_id, error=OrderCancelled.__name__, cause="cancelled by customer"
+        )
+        return order
+    return compensator.compensate(order.order_id, correlation_id)
+
+
+# Any error but these business outcomes is a technical failure: a bug, an outage, a timeout.
+TECHNICAL_FAILURE = "TechnicalFailure"
+_BUSINESS_ERRORS = frozenset({error.__name__ for error in FulfilmentStopped.__subclasses__()} | {PAYMENT_TIMED_OUT})
+
 # What to tell the customer when the error carries no message of its own.
 _REASON_OF = {
     PAYMENT_TIMED_OUT: "no payment outcome arrived in time",
@@ -200,14 +269,21 @@ _REASON_OF = {
 }
 
 
+# The customer reads the reason (notifications); which error it was is in the execution's history and the logs.
+TECHNICAL_FAILURE_REASON = "a technical failure stopped fulfilment"
+
+
 def failure_of(error: dict[str, Any]) -> tuple[str, str]:
     """The business error's name and a reason a person can read, from the state machine's Catch output.
 
     A Lambda error's Cause is its JSON error payload; a SendTaskFailure's Cause is the text it was given.
+    Any other error is a technical failure: its message is for the logs, not for the customer.
     """
     name = str(error.get("Error", "Unknown"))
     if name == "States.Timeout":
         name = PAYMENT_TIMED_OUT
+    if name not in _BUSINESS_ERRORS:
+        return TECHNICAL_FAILURE, TECHNICAL_FAILURE_REASON
     cause = error.get("Cause") or ""
     try:
         message = json.loads(cause).get("errorMessage") if cause.startswith("{") else cause
@@ -217,11 +293,11 @@ def failure_of(error: dict[str, Any]) -> tuple[str, str]:
 
 
 def fail_order(store: EventStore, step: Step, error: dict[str, Any]) -> Order:
-    """Record why fulfilment stopped, unless the order already ended (cancelled, expired)."""
+    """Record why fulfilment stopped, unless the order already ended (cancelled, expired) or is not this execution's."""
     name, reason = failure_of(error)
 
     def decide(order: Order) -> DomainEvent | None:
-        if order.status in FINAL:
+        if order.status in FINAL or _owned_elsewhere(order, step):
             return None
         data = {"customerId": order.customer_id, "reason": reason, "error": name}
         return order.next_event(EventType.ORDER_FAILED, step.correlation_id, data)

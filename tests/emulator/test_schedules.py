@@ -139,7 +139,7 @@ def test_firing_runs_the_reconciler_with_schedulers_default_event(monkeypatch: p
         firing = Schedules(cloud, Clock()).fire(cloud.physical_id(SCHEDULE))
 
         assert (firing.outcome, firing.invoke_attempts, firing.function_runs) == (Outcome.SUCCEEDED, 1, 1)
-        assert firing.response == {"expired": [order_id], "skipped": 0}
+        assert firing.response == {"expired": [order_id], "settled": [], "skipped": 0}
         assert EventType.ORDER_EXPIRED in [event.type for event in stored_events(cloud, order_id)]
         # The target has no Input, so the reconciler gets Scheduler's own event, shaped as the sample event is.
         assert "Input" not in declared(cloud)["Target"]

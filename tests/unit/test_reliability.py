@@ -15,8 +15,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
-from local_cloud.template import Template
+from local_cloud.template import ROOT, Template
 from tests.unit import test_template
 
 FOURTEEN_DAYS = 1_209_600  # seconds: SQS's longest retention, for messages someone has to look at
@@ -447,6 +448,44 @@ def test_every_state_machine_alarms_on_the_alarm_topic_when_an_execution_does_no
         if state_machine not in alarmed
     ]
     assert not problems, report(problems)
+
+
+def substituted(substitutions: dict[str, Any], value: Any) -> Any:
+    """What a `${Name}` of an ASL definition stands for, from its DefinitionSubstitutions."""
+    return substitutions[value[2:-1]] if isinstance(value, str) and value.startswith("${") else value
+
+
+def test_the_fulfilment_times_out_only_past_its_longest_possible_run(template: Template) -> None:
+    """Every task at its Lambda timeout on every attempt, every retry wait at its longest, the payment wait in full.
+
+    Shorter, and a slow but healthy execution would time out; absent, and it could wait a year with its
+    TIMED_OUT alarm never firing. An upper bound: it adds up every task, as if one run went through them all.
+    """
+    properties = template.properties("OrderFulfillmentStateMachine")
+    substitutions = properties["DefinitionSubstitutions"]
+    definition = cfn_yaml.loads((ROOT / properties["DefinitionS3Location"]["Key"]).read_text())
+    assert "TimeoutSeconds" in definition, "an execution must not be able to wait a year"
+    timeout = number(template, substituted(substitutions, definition["TimeoutSeconds"]))
+    longest = 0.0
+    for state in definition["States"].values():
+        if state["Type"] != "Task":
+            continue
+        function = referenced_id(template, substituted(substitutions, state["Parameters"]["FunctionName"]))
+        assert function, state["Parameters"]["FunctionName"]
+        invocation = number(template, template.properties(function).get("Timeout", LAMBDA_DEFAULT_TIMEOUT))
+        retriers = state.get("Retry", [])
+        attempts = 1 + sum(retrier.get("MaxAttempts", 3) for retrier in retriers)
+        waits = sum(
+            min(
+                retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempt,
+                retrier.get("MaxDelaySeconds", float("inf")),
+            )
+            for retrier in retriers
+            for attempt in range(retrier.get("MaxAttempts", 3))
+        )
+        waiting = number(template, substituted(substitutions, state.get("TimeoutSeconds", 0)))
+        longest += attempts * invocation + waits + waiting
+    assert timeout > longest, f"FulfilmentTimeoutSeconds {timeout} does not outlast the longest run ({longest:.0f} s)"
 
 
 def test_every_state_machine_logs_errors_with_their_input_and_is_traced(template: Template) -> None:

@@ -20,6 +20,8 @@ def test_every_state_and_transition_of_the_definition_is_drawn() -> None:
     assert {state.name for state in graph.states} == set(DEFINITION["States"])
     expected = {(name, state["Next"], "next") for name, state in DEFINITION["States"].items() if "Next" in state}
     states = DEFINITION["States"].items()
+    expected |= {(name, choice["Next"], "next") for name, state in states for choice in state.get("Choices", [])}
+    expected |= {(name, state["Default"], "next") for name, state in states if "Default" in state}
     expected |= {(name, catch["Next"], "catch") for name, state in states for catch in state.get("Catch", [])}
     assert {(t.source, t.target, t.kind) for t in graph.transitions} == expected
     placed = {state.name: state for state in graph.states}
@@ -32,7 +34,16 @@ def test_the_states_reached_only_through_a_catch_are_the_compensation_path() -> 
 
     compensating = {state.name for state in graph.states if state.compensating}
 
-    assert compensating == {"RefundPayment", "ReleaseInventory", "FailOrder", "NotFulfilled", "AlreadyFulfilled"}
+    assert compensating == {
+        "RefundPayment",
+        "ReleaseInventory",
+        "Compensated",
+        "FailOrder",
+        "NotFulfilled",
+        "NotSettled",
+        "CompletionNotRecorded",
+        "AlreadyFulfilled",
+    }
     assert {state.name for state in graph.states if state.column == 0} == {
         "ReserveInventory",
         "RequestPayment",

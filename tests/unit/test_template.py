@@ -168,8 +168,18 @@ def test_no_function_policy_has_a_wildcard_action_or_resource(template: Template
             "PlaceOrderFunction",
             {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         ),
-        # Cancelling reads the payment only to resume a fulfilment that waits for it.
-        ("CancelOrderFunction", {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "states:SendTaskFailure"}),
+        # Cancelling resumes a fulfilment that waits for the payment, or compensates when none runs any more.
+        (
+            "CancelOrderFunction",
+            {
+                "dynamodb:PutItem",
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "states:SendTaskFailure",
+                "states:DescribeExecution",
+            },
+        ),
         ("GetOrderFunction", {"dynamodb:GetItem"}),
         ("ListOrdersFunction", {"dynamodb:Query"}),
         ("ProjectOrdersFunction", {"dynamodb:UpdateItem", "sqs:SendMessage"}),
