@@ -61,7 +61,7 @@ lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint,
 test: lint ## Every linter, then every test with coverage (fails under 90%)
 	$(BIN)/pytest --cov --cov-report=term
 
-build: install ## sam build (arm64, python3.13) into .aws-sam/build
+build: install ## sam build (python3.13, the Architecture parameter: arm64 by default) into .aws-sam/build
 	$(BIN)/sam build
 
 deploy: build ## sam deploy; ENV=prod for the prod environment of samconfig.toml
