@@ -6,6 +6,7 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+MINISTACK_VENV := .venv-ministack
 FUNCTION ?= PlaceOrderFunction
 EVENT ?= events/place_order/valid.json
 ENV ?= default
@@ -18,7 +19,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test build deploy invoke start-api bench openapi schemas seed webhook clean
+.PHONY: help install local demo token fire walkthrough lint test build deploy deploy-check e2e invoke start-api bench openapi schemas seed webhook clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,6 +34,11 @@ $(VENV)/.installed: requirements-dev.txt
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(MINISTACK_VENV)/.installed: requirements-ministack.txt
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
 	touch $@
 
 local: install ## The whole application on this machine: API on :3000, moto on :5000, every async source
@@ -67,6 +73,13 @@ build: install ## sam build (python3.13, the Architecture parameter: arm64 by de
 deploy: build ## sam deploy; ENV=prod for the prod environment of samconfig.toml
 	$(BIN)/sam deploy --config-env $(ENV)
 
+deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, sam delete
+	PYTHONPATH=layer $(BIN)/python -m scripts.deploy_check
+
+e2e: install ## The end-to-end suite against a deployed stack: STACK=<name> (TARGET=aws, or ministack with AWS_ENDPOINT_URL)
+	@test -n "$(STACK)" || { echo "make e2e needs STACK=<deployed stack name>, e.g. make e2e STACK=orders-dev"; exit 2; }
+	E2E_TARGET=$(or $(TARGET),aws) E2E_STACK=$(STACK) $(BIN)/pytest -p no:cacheprovider tests/test_local_cloud.py
+
 invoke: build ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> (needs Docker)
 	$(BIN)/sam local invoke $(FUNCTION) --event $(EVENT)
 
@@ -89,5 +102,5 @@ webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeede
 	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) $(if $(STACK),--stack $(STACK))
 
 clean: ## Remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
