@@ -106,6 +106,7 @@ def main() -> None:
             "E2E_STACK": STACK,
         }
         step("sam build", [SAM, "build", "--config-env", "ministack"], environment, figures)
+        ministack_gaps.overrides_as_defaults(BUILT_TEMPLATE)
         for written in ministack_gaps.definitions_as_json(BUILT_TEMPLATE):
             print(f"state machine definition as JSON for ministack: {written.relative_to(ROOT)}")
         step("sam deploy", [SAM, "deploy", "--config-env", "ministack"], environment, figures)

@@ -30,6 +30,10 @@ DEPLOY_OVERRIDES: dict[str, tuple[str, str]] = {
     # CreateStack fails with "Unsupported resource type" for AWS::EventSchemas::Registry,
     # AWS::EventSchemas::Schema and AWS::Events::Archive; nothing reads them at run time.
     "EventCatalogue": ("Disabled", "ministack refuses the schema registry and archive resource types"),
+    # It has no CodeDeploy (no AWS::CodeDeploy::* resource types), so a DeploymentPreference cannot deploy;
+    # the live aliases are still published and invoked, they move to each new version at once.
+    # (Passed as the built template's default too: see overrides_as_defaults.)
+    "GradualDeployments": ("false", "ministack has no CodeDeploy to shift the live aliases' traffic"),
 }
 
 
@@ -107,6 +111,20 @@ def definitions_as_json(built_template: Path) -> list[Path]:
 
     built_template.write_text(re.sub(r"^(\s+DefinitionUri: )(\S+\.asl\.ya?ml)$", to_json, text, flags=re.MULTILINE))
     return written
+
+
+def overrides_as_defaults(built_template: Path) -> None:
+    """Make DEPLOY_OVERRIDES the built template's parameter defaults.
+
+    ministack runs the SAM transform without the stack's parameter values (it passes none), so what SAM
+    resolves at transform time, such as DeploymentPreference's Enabled, takes each parameter's default.
+    CloudFormation's own Ref and Condition do get the values; the defaults make both agree.
+    `sam build` writes intrinsics in their long form (`Ref:`), so the built template is plain YAML.
+    """
+    template = yaml.safe_load(built_template.read_text())
+    for name, (value, _reason) in DEPLOY_OVERRIDES.items():
+        template["Parameters"][name]["Default"] = value
+    built_template.write_text(yaml.safe_dump(template, sort_keys=False))
 
 
 def api_url(deployed_url: str, endpoint: str) -> str:

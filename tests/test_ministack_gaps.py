@@ -69,3 +69,17 @@ def test_an_api_url_of_the_outputs_is_served_at_ministacks_path() -> None:
         "http://127.0.0.1:4566/_aws/execute-api/a1b2c3d4/v1/webhooks/payments"
     )
     assert ministack_gaps.api_url("orders-dev-PaymentsTable-1", "http://127.0.0.1:4566") == "orders-dev-PaymentsTable-1"
+
+
+def test_the_built_template_defaults_to_the_ministack_parameters(tmp_path: Path) -> None:
+    built = tmp_path / "template.yaml"
+    parameters = {name: {"Type": "String", "Default": "x"} for name in ministack_gaps.DEPLOY_OVERRIDES}
+    built.write_text(yaml.safe_dump({"Transform": "AWS::Serverless-2016-10-31", "Parameters": parameters}))
+
+    ministack_gaps.overrides_as_defaults(built)
+
+    written = yaml.safe_load(built.read_text())
+    assert {name: spec["Default"] for name, spec in written["Parameters"].items()} == {
+        name: value for name, (value, _reason) in ministack_gaps.DEPLOY_OVERRIDES.items()
+    }
+    assert written["Transform"] == "AWS::Serverless-2016-10-31"

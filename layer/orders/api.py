@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from orders import snapstart
 from orders.api_models import ErrorResponse
 from orders.config import running_in_sam_local
 from orders.errors import (
@@ -74,6 +75,7 @@ def error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
 
 
 def create_resolver() -> APIGatewayRestResolver:
+    snapstart.register_after_restore_hooks()  # the API functions run under SnapStart
     app = APIGatewayRestResolver(enable_validation=True)
     for error_type, status in _STATUS_OF.items():
         app.exception_handler(error_type)(_respond_with(status))
