@@ -47,7 +47,8 @@ class Target:
     template: Template
     local: LocalCloud | None = None  # the local cloud, when that is the target
     missing: Mapping[Semantics, str] = field(default_factory=dict)  # semantics it does not apply, and why
-    _executions: dict[str, str] = field(default_factory=dict)  # order id -> its saga's execution ARN
+    started_at: float = field(default_factory=lambda: time.time() - 60)  # a minute's grace for clock skew
+    _inputs: dict[str, str] = field(default_factory=dict)  # execution ARN -> its input (inputs never change)
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
@@ -71,21 +72,19 @@ class Target:
                 for entry in self.local.timeline.entries(order_id)
             )
         states = self.client("stepfunctions")
-        if order_id not in self._executions:
-            machine = self.outputs["FulfillmentStateMachineArn"]
-            for page in states.get_paginator("list_executions").paginate(stateMachineArn=machine):
-                for execution in page["executions"]:
-                    arn = execution["executionArn"]
-                    if arn not in self._executions.values():
-                        found = states.describe_execution(executionArn=arn)
-                        if order_id in found.get("input", ""):
-                            self._executions[order_id] = arn
-                            break
-                if order_id in self._executions:
-                    break
-            else:
-                return False
-        return bool(states.describe_execution(executionArn=self._executions[order_id])["status"] != "RUNNING")
+        arn = self._execution_of(states, order_id)
+        return arn is not None and states.describe_execution(executionArn=arn)["status"] != "RUNNING"
+
+    def _execution_of(self, states: Any, order_id: str) -> str | None:
+        """The ARN of the order's fulfilment execution, once it has started; each execution's input read once."""
+        machine = self.outputs["FulfillmentStateMachineArn"]
+        pages = states.get_paginator("list_executions").paginate(stateMachineArn=machine)  # newest first
+        for execution in (execution for page in pages for execution in page["executions"]):
+            arn = execution["executionArn"]
+            if arn in self._inputs or execution["startDate"].timestamp() < self.started_at:
+                break  # older ones were read before, or started before this suite
+            self._inputs[arn] = states.describe_execution(executionArn=arn).get("input", "")
+        return next((arn for arn, given in self._inputs.items() if order_id in given), None)
 
 
 @contextmanager
