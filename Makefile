@@ -23,7 +23,7 @@ export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 .PHONY: help install local demo token fire walkthrough lint test build deploy deploy-target destroy bootstrap deploy-check e2e invoke start-api bench openapi schemas seed webhook clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
 
