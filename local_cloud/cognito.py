@@ -175,7 +175,8 @@ class DemoCustomer:
     sub: str
 
 
-def _seed(pool_id: str, login: DemoLogin) -> DemoCustomer:
+def seed_customer(pool_id: str, login: DemoLogin) -> DemoCustomer:
+    """A confirmed user of the pool that signs in with `login`, through Cognito's own API (moto's or AWS's)."""
     cognito = boto3.client("cognito-idp")
     # Seeded before: the account stays, and its password is set again below.
     with suppress(cognito.exceptions.UsernameExistsException):
@@ -195,13 +196,18 @@ def _seed(pool_id: str, login: DemoLogin) -> DemoCustomer:
 def seed_demo_customers(cloud: Cloud) -> dict[str, DemoCustomer]:
     """DEMO_CUSTOMERS as confirmed users of the template's pool, by name ("alice", "bob"). Safe to run again."""
     pool_id = user_pool_id(cloud)
-    return {name: _seed(pool_id, login) for name, login in DEMO_CUSTOMERS.items()}
+    return {name: seed_customer(pool_id, login) for name, login in DEMO_CUSTOMERS.items()}
 
 
 def id_token(cloud: Cloud, username: str, password: str) -> str:
     """Sign in as a client app does, with the template's app client, and keep the ID token."""
+    return sign_in(user_pool_client_id(cloud), username, password)
+
+
+def sign_in(client_id: str, username: str, password: str) -> str:
+    """The ID token an app client gets for a password sign-in."""
     answer = boto3.client("cognito-idp").initiate_auth(
-        ClientId=user_pool_client_id(cloud),
+        ClientId=client_id,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": username, "PASSWORD": password},
     )

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from local_cloud.environment import temporary_environment
-from local_cloud.template import PSEUDO_PARAMETERS
+from local_cloud.template import PSEUDO_PARAMETERS, function_name_of
 
 if TYPE_CHECKING:
     from local_cloud.provision import Cloud
@@ -173,6 +173,5 @@ class FunctionRegistry:
 
     def by_name(self, name_or_arn: str) -> LocalFunction | None:
         """The function an Invoke names (a name, or an ARN with an optional qualifier), if it is ours."""
-        name = name_or_arn.split(":function:", 1)[-1].split(":", 1)[0]
-        logical_id = self._logical_id_of.get(name)
+        logical_id = self._logical_id_of.get(function_name_of(name_or_arn))
         return self.get(logical_id) if logical_id else None

@@ -39,6 +39,9 @@ NOTHING_TO_PROVISION = frozenset(
         "AWS::SQS::QueuePolicy",  # access policies: IAM is not enforced locally
         "AWS::SNS::TopicPolicy",
         "AWS::CloudWatch::Alarm",  # nothing raises metrics locally; the alarms are checked on the template
+        # Traffic shifting between a function's versions happens at deploy time; locally one version runs.
+        "AWS::CodeDeploy::Application",
+        "AWS::CodeDeploy::DeploymentGroup",
     }
 )
 
@@ -159,6 +162,16 @@ def _function(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribu
     return name, {"Arn": _arn("lambda", f"function:{name}")}
 
 
+def _version(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    # Locally a function has one version, its code as it is now; the ARN is what aliases and !Ref see.
+    return _arn("lambda", f"function:{properties['FunctionName']}:1"), {"Version": "1"}
+
+
+def _alias(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
+    # An alias's ARN is the function's, qualified; an invocation of it runs the in-process function.
+    return _arn("lambda", f"function:{properties['FunctionName']}:{properties['Name']}"), {}
+
+
 def _layer(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attributes]:
     # Layers are on the in-process functions' import path (see pyproject.toml); only the ARN is needed.
     return _arn("lambda", f"layer:{logical_id}:1"), {}
@@ -248,6 +261,8 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::Logs::LogGroup": _log_group,
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::LayerVersion": _layer,
+    "AWS::Lambda::Version": _version,
+    "AWS::Lambda::Alias": _alias,
     "AWS::IAM::Role": _role,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,

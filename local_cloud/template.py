@@ -31,6 +31,11 @@ PSEUDO_PARAMETERS = {
 }
 
 
+def function_name_of(name_or_arn: str) -> str:
+    """A function's name from its name or its ARN, without any qualifier (a version or an alias)."""
+    return name_or_arn.split(":function:", 1)[-1].split(":", 1)[0]
+
+
 def _local_code_as_s3(sam_template: dict[str, Any]) -> None:
     """Point CodeUri/ContentUri at a fake bucket, as `sam package` would, keeping the folder as the key."""
     for resource in sam_template["Resources"].values():
@@ -104,7 +109,7 @@ class Template:
         for spec in self.of_type("AWS::Lambda::EventSourceMapping").values():
             properties: dict[str, Any] = self.resolve(spec["Properties"])
             from_service = service is None or f":{service}:" in properties["EventSourceArn"]
-            if properties["FunctionName"] == function_name and from_service:
+            if function_name_of(properties["FunctionName"]) == function_name and from_service:
                 return properties
         raise LookupError(f"{function_name} has no {service or 'event source'} mapping in the template")
 

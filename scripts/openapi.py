@@ -19,7 +19,7 @@ from orders import webhook
 OPENAPI_PATH = ROOT / "openapi.json"
 API_LOGICAL_ID = "OrdersApi"
 WEBHOOK_PATH = "/webhooks/payments"
-_FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}")
+_FUNCTION_IN_URI = re.compile(r"\$\{(\w+?)(?:\.Arn)?\}/invocations")  # a function's ARN or its alias's
 _SCHEMA_REF = re.compile(r'"#/components/schemas/([^"]+)"')
 
 
@@ -32,7 +32,11 @@ def routes_in_template(template: Template) -> dict[tuple[str, str], str]:
             match = _FUNCTION_IN_URI.search(uri)
             if match is None:
                 raise ValueError(f"{method.upper()} {path} is not integrated with a function of this template")
-            routes[(path, method)] = match.group(1)
+            target = template.resources.get(match.group(1), {})
+            if target.get("Type") == "AWS::Lambda::Alias":  # AutoPublishAlias: the route invokes `live`
+                routes[(path, method)] = str(target["Properties"]["FunctionName"]["Ref"])
+            else:
+                routes[(path, method)] = match.group(1)
     return routes
 
 

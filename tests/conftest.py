@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +13,17 @@ from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud, fake_account, in_process_cloud
 from local_cloud.queues import QueueMapping
 from local_cloud.streams import StreamMapping
+
+# Process-wide too, not only per test: a saga execution of an earlier test may finish late in moto's thread,
+# and an invocation then restores the environment it saw; it must never see one without a region or with
+# real credentials (that race was a NoRegionError in a later test's setup). Not when the end-to-end suite
+# runs against a deployed stack (E2E_TARGET=ministack|aws): it needs that stack's own endpoint and account.
+if os.environ.get("E2E_TARGET", "local") == "local":
+    for _name, _value in fake_account().items():
+        if _value is None:
+            os.environ.pop(_name, None)
+        else:
+            os.environ[_name] = _value
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from orders import snapstart
 from orders.api_models import ORDER_ID_PATTERN, ErrorResponse
 from orders.config import running_in_sam_local
 from orders.errors import (
@@ -189,6 +190,7 @@ class OrdersResolver(APIGatewayRestResolver):
 
 
 def create_resolver() -> APIGatewayRestResolver:
+    snapstart.register_after_restore_hooks()  # the API functions run under SnapStart
     app = OrdersResolver(enable_validation=True, json_body_deserializer=_json_object)
     for error_type, status in _STATUS_OF.items():
         app.exception_handler(error_type)(_respond_with(status))

@@ -96,7 +96,7 @@ def test_the_schedule_is_created_with_the_templates_expression_and_target(cloud:
     assert (created["ScheduleExpression"], created["State"]) == (expected["ScheduleExpression"], "ENABLED")
     assert created["FlexibleTimeWindow"] == expected["FlexibleTimeWindow"]
     target = created["Target"]
-    assert target["Arn"] == cloud.template.resolve({"Fn::GetAtt": ["ReconcileOrdersFunction", "Arn"]})
+    assert target["Arn"] == cloud.physical_id("ReconcileOrdersFunctionAliaslive")  # the live alias
     assert target["RoleArn"] == expected["Target"]["RoleArn"]
     assert target["RetryPolicy"] == expected["Target"]["RetryPolicy"]
     dead_letter_queue = cloud.template.resolve({"Fn::GetAtt": ["ReconcilerScheduleDeadLetterQueue", "Arn"]})

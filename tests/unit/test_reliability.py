@@ -55,8 +55,13 @@ def referenced_id(template: Template, value: Any) -> str | None:
     return target if target in template.resources else None
 
 
+ALIAS = "AWS::Lambda::Alias"  # every function is invoked through its live alias (AutoPublishAlias)
+
+
 def referenced_of_type(template: Template, value: Any, resource_type: str) -> str | None:
     logical_id = referenced_id(template, value)
+    if logical_id and resource_type == "AWS::Lambda::Function" and template.resources[logical_id]["Type"] == ALIAS:
+        logical_id = referenced_id(template, template.properties(logical_id)["FunctionName"])  # its function
     return logical_id if logical_id and template.resources[logical_id]["Type"] == resource_type else None
 
 

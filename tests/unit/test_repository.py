@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no types; types-PyYAML is not worth a pin for one load
+import yaml  # untyped: pyproject.toml tells mypy so, for every user of PyYAML
 
 ROOT = Path(__file__).resolve().parents[2]
 
