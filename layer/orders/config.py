@@ -21,6 +21,7 @@ class Setting(StrEnum):
     WEBHOOK_SECRET_ARN = "WEBHOOK_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
     ORDER_DEADLINE_MINUTES = "ORDER_DEADLINE_MINUTES"
     EVENT_ARCHIVE_RETENTION_DAYS = "EVENT_ARCHIVE_RETENTION_DAYS"
+    SALES_PER_MINUTE_TABLE = "SALES_PER_MINUTE_TABLE"
 
 
 class ConfigurationError(RuntimeError):
