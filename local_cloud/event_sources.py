@@ -1,4 +1,4 @@
-"""Every event source mapping of the template (DynamoDB streams and SQS queues), delivered in-process.
+"""Every event source mapping of the template (DynamoDB and Kinesis streams, SQS queues), delivered in-process.
 
 `settle` is how a flow runs to its end locally: it keeps delivering what streams and queues
 hold while state machine executions work in their own threads, until the condition holds and
@@ -32,7 +32,7 @@ class EventSources:
             function = cloud.functions.by_name(str(properties["FunctionName"]))
             if function is None:
                 continue
-            if ":dynamodb:" in properties["EventSourceArn"]:
+            if ":dynamodb:" in properties["EventSourceArn"] or ":kinesis:" in properties["EventSourceArn"]:
                 self.streams.append(StreamMapping.from_template(cloud, function))
             elif ":sqs:" in properties["EventSourceArn"]:
                 self.queues.append(QueueMapping.from_template(cloud, function))

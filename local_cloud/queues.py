@@ -8,6 +8,9 @@ One acceleration over Lambda: a message that failed is made visible again at onc
 (ChangeMessageVisibility 0) instead of after the queue's visibility timeout, so its retries
 happen within one `deliver()`. The queue's own redrive policy, which moto applies on receive,
 then moves it to the dead-letter queue once it has been received maxReceiveCount times.
+
+MaximumBatchingWindowInSeconds is not waited for (a batch goes as soon as it is received), and
+ScalingConfig.MaximumConcurrency needs no enforcing: one invocation runs at a time here.
 """
 
 from __future__ import annotations

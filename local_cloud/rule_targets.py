@@ -1,15 +1,18 @@
-"""EventBridge rule targets moto does not deliver to: Step Functions state machines and SNS topics.
+"""EventBridge rule targets moto does not deliver to: state machines, SNS topics and Kinesis streams.
 
 moto matches events against rules and delivers to queues, log groups and archives; a rule
-targeting a state machine or a topic would raise NotImplementedError. While
-`deliver_rule_targets` is active, those targets are delivered in-process: InputPath applied,
-the execution started (with a fresh name, as EventBridge does) or the topic published to.
+targeting a state machine or a topic would raise NotImplementedError, and one targeting a stream
+is ignored. While `deliver_rule_targets` is active, those targets are delivered in-process:
+InputPath applied, the execution started (with a fresh name, as EventBridge does), the topic
+published to, or the record put on the stream under the partition key KinesisParameters'
+PartitionKeyPath selects from the event (the event id when there is none, as EventBridge does).
 A delivery that fails goes to the target's DeadLetterConfig queue, with the error attributes
 EventBridge adds, instead of being lost.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import uuid
@@ -19,35 +22,52 @@ from typing import Any
 
 from moto.events.models import Rule
 from moto.events.utils import EventMessageType
+from moto.kinesis.models import kinesis_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.responses import get_backend
 from moto.utilities.arns import parse_arn
 
-Deliver = Callable[[Rule, str, str], None]  # rule, target ARN, payload
+Deliver = Callable[[Rule, dict[str, Any], EventMessageType], None]  # rule, target, the matched event
 
 
-def _start_execution(rule: Rule, state_machine_arn: str, payload: str) -> None:
+def _start_execution(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:
     backend = get_backend(rule.account_id, rule.region_name)
-    backend.start_execution(state_machine_arn, name=str(uuid.uuid4()), execution_input=payload)
+    backend.start_execution(target["Arn"], name=str(uuid.uuid4()), execution_input=_input(target, event))
 
 
-def _publish(rule: Rule, topic_arn: str, payload: str) -> None:
-    sns_backends[rule.account_id][rule.region_name].publish(message=payload, arn=topic_arn)
+def _publish(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:
+    sns_backends[rule.account_id][rule.region_name].publish(message=_input(target, event), arn=target["Arn"])
 
 
-DELIVERIES: dict[str, Deliver] = {"states": _start_execution, "sns": _publish}
+def _put_record(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:
+    path = target.get("KinesisParameters", {}).get("PartitionKeyPath")
+    partition_key = str(_selected(event, path)) if path else str(event["id"])
+    kinesis_backends[rule.account_id][rule.region_name].put_record(
+        stream_arn=target["Arn"],
+        stream_name="",
+        partition_key=partition_key,
+        explicit_hash_key="",
+        data=base64.b64encode(_input(target, event).encode()).decode(),
+    )
+
+
+DELIVERIES: dict[str, Deliver] = {"states": _start_execution, "sns": _publish, "kinesis": _put_record}
+
+
+def _selected(event: EventMessageType, path: str) -> Any:
+    """The part of the event a simple JSONPath ($.a.b) names."""
+    selected: Any = event
+    for key in [part for part in path.removeprefix("$").split(".") if part]:
+        selected = selected[key]
+    return selected
 
 
 def _input(target: dict[str, Any], event: EventMessageType) -> str:
     """What the target receives: the whole event, a constant Input, or the part InputPath names."""
     if "Input" in target:
         return str(target["Input"])
-    selected: Any = event
-    path = target.get("InputPath", "$")
-    for key in [part for part in path.removeprefix("$").split(".") if part]:
-        selected = selected[key]
-    return json.dumps(selected)
+    return json.dumps(_selected(event, target.get("InputPath", "$")))
 
 
 def _dead_letter(rule: Rule, target: dict[str, Any], event: EventMessageType, error: Exception) -> None:
@@ -77,7 +97,7 @@ def deliver_rule_targets() -> Iterator[None]:
         if ours and rule.event_pattern.matches_event(event):
             for target in ours:
                 try:
-                    DELIVERIES[parse_arn(target["Arn"]).service](rule, target["Arn"], _input(target, event))
+                    DELIVERIES[parse_arn(target["Arn"]).service](rule, target, event)
                 except Exception as error:  # a failed delivery goes to the target's DLQ, as in AWS
                     _dead_letter(rule, target, event, error)
         theirs = [target for target in rule.targets if target not in ours]

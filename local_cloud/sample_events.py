@@ -40,6 +40,18 @@ FUNCTION_OF_FOLDER = {
     "send_notifications": "SendNotificationsFunction",
     "record_analytics": "RecordAnalyticsFunction",
     "reconcile_orders": "ReconcileOrdersFunction",
+    "aggregate_sales": "AggregateSalesFunction",
+}
+
+SEQUENCE = "4959033827149025660855969253836157109592157598913658889"  # the sample Kinesis records' prefix
+# The window state after events/aggregate_sales/window_batch.json: two completed orders, an OrderPlaced ignored.
+WINDOW_AFTER_BATCH: dict[str, Any] = {
+    "firstSequenceNumber": SEQUENCE + "01",
+    "counted": ["4b7e9c2a-1d3f-4e8a-b6c5-0f9e8d7c6c01", "4b7e9c2a-1d3f-4e8a-b6c5-0f9e8d7c6c02"],
+    "sales": {
+        "2026-11-22T13:20#EUR": {"orders": 1, "revenue": 2599},
+        "2026-11-22T13:20#USD": {"orders": 1, "revenue": 1800},
+    },
 }
 
 
@@ -51,6 +63,7 @@ class Expect:
     result: dict[str, Any] | None = None  # saga steps and the reconciler: what the handler returns
     error: str | None = None  # saga steps: the error the state machine sees (the exception's class name)
     status_under_sam_local: int | None = None  # where `sam local` (AWS_SAM_LOCAL=true) answers otherwise
+    state: dict[str, Any] | None = None  # tumbling-window consumers: the window state the response carries on
 
     def status_for(self, sam_local: bool) -> int | None:
         if sam_local and self.status_under_sam_local is not None:
@@ -67,7 +80,8 @@ class Expect:
         status = self.status_for(sam_local)
         if status is not None:
             return _api_mismatch(status, response)
-        expected = {"batchItemFailures": [{"itemIdentifier": number} for number in self.failures or ()]}
+        window = {} if self.state is None else {"state": self.state}
+        expected = {"batchItemFailures": [{"itemIdentifier": number} for number in self.failures or ()], **window}
         return None if response == expected else f"expected {expected}, got {response!r}"
 
 
@@ -137,6 +151,19 @@ EXPECTATIONS = {
     "record_analytics/duplicate.json": Expect(failures=()),
     "record_analytics/other_outcome.json": Expect(failures=()),
     "reconcile_orders/scheduled.json": Expect(result={"expired": [], "settled": [], "skipped": 0}, after_order=True),
+    "aggregate_sales/window_batch.json": Expect(failures=(), state=WINDOW_AFTER_BATCH),
+    # The same event put on the stream twice (a new sequence number): counted once, the state is unchanged.
+    "aggregate_sales/redelivered_record.json": Expect(failures=(), state=WINDOW_AFTER_BATCH),
+    "aggregate_sales/unreadable_record.json": Expect(
+        failures=(SEQUENCE + "05",),
+        state=WINDOW_AFTER_BATCH
+        | {
+            "counted": [*WINDOW_AFTER_BATCH["counted"], "4b7e9c2a-1d3f-4e8a-b6c5-0f9e8d7c6c03"],
+            "sales": WINDOW_AFTER_BATCH["sales"] | {"2026-11-22T13:20#GBP": {"orders": 1, "revenue": 4200}},
+        },
+    ),
+    # The window closes: its totals are written and the state ends.
+    "aggregate_sales/window_closed.json": Expect(failures=(), state={}),
 }
 
 ALICES_ORDER_EVENT = "place_order/valid.json"  # what `after_order` places (and projects) first

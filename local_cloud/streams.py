@@ -1,8 +1,11 @@
-"""DynamoDB Streams -> Lambda, as an event source mapping delivers them.
+"""DynamoDB Streams and Kinesis Data Streams -> Lambda, as an event source mapping delivers them.
 
-Reads the table's stream from moto, keeps records the mapping's filter accepts, and hands
-them to the function in batches of the mapping's size, shard by shard in stream order,
-shaped as Lambda receives them. A batch that fails is handled as the mapping says:
+Reads the stream from moto, keeps records the mapping's filter accepts (DynamoDB only), and hands
+them to the function in batches of the mapping's size, shard by shard in stream order, shaped as
+Lambda receives them. With a ParallelizationFactor above 1, each shard's records are split by
+partition key (Kinesis) or item key (DynamoDB) into that many lanes, each with its own batches,
+checkpoint and order, as Lambda's concurrent batches per shard are (delivered one after another
+here). A batch that fails is handled as the mapping says:
 
 - with ReportBatchItemFailures, the records before the lowest reported sequence number are
   done and the batch is retried from that record; an unreadable response fails the whole batch;
@@ -14,15 +17,31 @@ shaped as Lambda receives them. A batch that fails is handled as the mapping say
   retries it.
 
 Records behind a failing batch wait for it, as on a shard. Retries happen at once, within one
-`deliver()`, so MaximumRecordAgeInSeconds never expires a record locally.
+`deliver()`; a record older than MaximumRecordAgeInSeconds when its batch is formed (by the
+mapping's `clock`) is discarded to the on-failure destination without an invocation.
+
+MaximumBatchingWindowInSeconds only delays a batch, so by default a batch goes at once; with
+`wait_for_batching_window` a lane's batch waits until it is full or its first record has waited
+the window.
+
+TumblingWindowInSeconds: batches never span two windows (by record arrival time); each invocation
+carries the window, its `state` as the last successful or partly successful invocation returned it
+(a function error leaves it as it was), `shardId` and `isFinalInvokeForWindow`. A response without
+`state` fails the batch. Once the clock passes a window's end and its records are checkpointed, a
+last invocation with no records and `isFinalInvokeForWindow: true` closes it; until that one
+succeeds, the lane waits (Lambda suspends the shard the same way).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
+import time
 import uuid
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +52,7 @@ from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 
 Record = dict[str, Any]
+Lane = tuple[str, int]  # shard id, and which of its ParallelizationFactor lanes
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +69,43 @@ def _matches(pattern: dict[str, Any], record: dict[str, Any]) -> bool:
 
 
 def _sequence_number(record: Record) -> str:
+    if "kinesis" in record:
+        return str(record["kinesis"]["sequenceNumber"])
     return str(record["dynamodb"]["SequenceNumber"])
+
+
+def _arrival(record: Record) -> float:
+    """When the record reached the stream, in epoch seconds."""
+    if "kinesis" in record:
+        return float(record["kinesis"]["approximateArrivalTimestamp"])
+    return float(record["dynamodb"].get("ApproximateCreationDateTime", 0))
+
+
+def _partition_key(record: Record) -> str:
+    if "kinesis" in record:
+        return str(record["kinesis"]["partitionKey"])
+    return json.dumps(record["dynamodb"].get("Keys", {}), sort_keys=True)
+
+
+def _kinesis_lambda_record(record: Record, stream_arn: str, shard_id: str, role_arn: str) -> Record:
+    """A Kinesis record as Lambda's event carries it: data base64-encoded, arrival in epoch seconds."""
+    arrival = record["ApproximateArrivalTimestamp"]
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record["PartitionKey"],
+            "sequenceNumber": record["SequenceNumber"],
+            "data": base64.b64encode(record["Data"]).decode(),
+            "approximateArrivalTimestamp": arrival.timestamp() if isinstance(arrival, datetime) else float(arrival),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": stream_arn.split(":")[3],
+        "eventSourceARN": stream_arn,
+    }
 
 
 def _lambda_record(record: Record, stream_arn: str) -> Record:
@@ -70,6 +126,7 @@ class StreamInvocation:
     error: Exception | None = None  # what the handler raised, if it did
     retry_from: str | None = None  # sequence number the batch is retried from; None when it succeeded
     discarded: bool = False  # retries exhausted: the records from `retry_from` on were dropped, not retried
+    window_not_closed: bool = False  # a window's final invocation failed: it is made again
 
     @property
     def sequence_numbers(self) -> tuple[str, ...]:
@@ -77,7 +134,11 @@ class StreamInvocation:
 
     @property
     def succeeded(self) -> bool:
-        return self.retry_from is None
+        return self.retry_from is None and not self.window_not_closed
+
+    @property
+    def closes_window(self) -> bool:
+        return bool(self.event.get("isFinalInvokeForWindow"))
 
     def processed(self, record: Record) -> bool:
         """Whether Lambda counts this record of the batch as done: it comes before the checkpoint."""
@@ -86,8 +147,16 @@ class StreamInvocation:
 
 
 @dataclass
+class _Window:
+    """A lane's open tumbling window: where it starts (epoch seconds) and the state the function keeps in it."""
+
+    start: float
+    state: Any = field(default_factory=dict)
+
+
+@dataclass
 class StreamMapping:
-    """One AWS::Lambda::EventSourceMapping from a DynamoDB stream to a function."""
+    """One AWS::Lambda::EventSourceMapping from a DynamoDB stream or a Kinesis stream to a function."""
 
     function: LocalFunction
     stream_arn: str
@@ -96,33 +165,59 @@ class StreamMapping:
     report_batch_item_failures: bool = False
     bisect_on_function_error: bool = False
     maximum_retry_attempts: int | None = None  # None: retried until the records expire (Lambda's -1)
+    maximum_record_age_seconds: int | None = None  # None: records never expire by age (Lambda's -1)
     on_failure_destination: str | None = None  # ARN of the queue discarded batches are described to
+    parallelization_factor: int = 1
+    tumbling_window_seconds: int = 0  # 0: no tumbling window
+    batching_window_seconds: int = 0
+    starting_position: str = "TRIM_HORIZON"
+    wait_for_batching_window: bool = False  # see the module's docstring
+    clock: Callable[[], float] = field(default=time.time, repr=False)
     _iterators: dict[str, str] = field(default_factory=dict)
-    _pending: dict[str, list[Record]] = field(default_factory=dict)  # per shard: read, not yet behind the checkpoint
+    _pending: dict[Lane, list[Record]] = field(default_factory=dict)  # per lane: read, not yet behind the checkpoint
+    _windows: dict[Lane, _Window] = field(default_factory=dict)  # per lane: its open tumbling window
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_template(cls, cloud: Cloud, function: LocalFunction) -> StreamMapping:
-        properties = cloud.template.event_source_mapping(function.name, "dynamodb")
+        try:
+            properties = cloud.template.event_source_mapping(function.name, "dynamodb")
+        except LookupError:
+            properties = cloud.template.event_source_mapping(function.name, "kinesis")
         destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         if destination and ":sqs:" not in destination:
             raise NotImplementedError(f"{function.logical_id}: only SQS on-failure destinations are delivered")
+        filters = [json.loads(item["Pattern"]) for item in properties.get("FilterCriteria", {}).get("Filters", [])]
+        if filters and ":kinesis:" in properties["EventSourceArn"]:
+            raise NotImplementedError(f"{function.logical_id}: filters on Kinesis records' data are not delivered")
         retries = int(properties.get("MaximumRetryAttempts", -1))
+        age = int(properties.get("MaximumRecordAgeInSeconds", -1))
         return cls(
             function=function,
             stream_arn=properties["EventSourceArn"],
             batch_size=int(properties.get("BatchSize", 100)),
-            filters=[json.loads(item["Pattern"]) for item in properties.get("FilterCriteria", {}).get("Filters", [])],
+            filters=filters,
             report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
             bisect_on_function_error=bool(properties.get("BisectBatchOnFunctionError", False)),
             maximum_retry_attempts=None if retries < 0 else retries,
+            maximum_record_age_seconds=None if age < 0 else age,
             on_failure_destination=destination,
+            parallelization_factor=int(properties.get("ParallelizationFactor", 1)),
+            tumbling_window_seconds=int(properties.get("TumblingWindowInSeconds", 0)),
+            batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+            starting_position=str(properties.get("StartingPosition", "TRIM_HORIZON")),
         )
+
+    @property
+    def _kinesis(self) -> bool:
+        return ":kinesis:" in self.stream_arn
 
     # ---------------------------------------------------------------------------------------------------- reading
 
     def _read(self) -> dict[str, list[Record]]:
         """Per shard, every record written since the last read that the filters accept, in stream order."""
+        if self._kinesis:
+            return self._read_kinesis()
         streams = boto3.client("dynamodbstreams")
         shards: dict[str, list[Record]] = {}
         for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
@@ -138,6 +233,31 @@ class StreamMapping:
             records = [_lambda_record(dict(record), self.stream_arn) for record in page["Records"]]
             shards[shard_id] = [record for record in records if self._accepts(record)]
         return shards
+
+    def _read_kinesis(self) -> dict[str, list[Record]]:
+        kinesis = boto3.client("kinesis")
+        role_arn = _arn(self.stream_arn, "iam", f"role/{self.function.logical_id}Role")
+        shards: dict[str, list[Record]] = {}
+        for shard in kinesis.list_shards(StreamARN=self.stream_arn)["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = (
+                self._iterators.get(shard_id)
+                or kinesis.get_shard_iterator(
+                    StreamARN=self.stream_arn,
+                    ShardId=shard_id,
+                    ShardIteratorType=self.starting_position,  # type: ignore[arg-type]  # the template's value
+                )["ShardIterator"]
+            )
+            page = kinesis.get_records(ShardIterator=iterator, StreamARN=self.stream_arn)
+            self._iterators[shard_id] = page["NextShardIterator"]
+            shards[shard_id] = [
+                _kinesis_lambda_record(dict(record), self.stream_arn, shard_id, role_arn) for record in page["Records"]
+            ]
+        return shards
+
+    def _lane(self, shard_id: str, record: Record) -> Lane:
+        """Records with one partition key always share a lane, so they stay in order."""
+        return shard_id, zlib.crc32(_partition_key(record).encode()) % self.parallelization_factor
 
     def _accepts(self, record: Record) -> bool:
         # Lambda drops what the filters reject before batching: those records count as processed.
@@ -158,56 +278,144 @@ class StreamMapping:
         """Read and deliver the stream; returns every invocation, in order. Serialised, like `QueueMapping`."""
         with self._lock:
             for shard_id, records in self._read().items():
-                self._pending.setdefault(shard_id, []).extend(records)
+                for record in records:
+                    self._pending.setdefault(self._lane(shard_id, record), []).append(record)
             invocations: list[StreamInvocation] = []
-            for shard_id, pending in self._pending.items():
-                while pending:
-                    batch = pending[: self.batch_size]
-                    checkpointed = self._deliver_batch(shard_id, batch, invocations)
-                    del pending[:checkpointed]
-                    if checkpointed < len(batch):
-                        break  # retried until the records expire: the shard waits for the next delivery
+            for lane in sorted(set(self._pending) | set(self._windows)):
+                self._deliver_lane(lane, self._pending.setdefault(lane, []), invocations)
             return invocations
 
+    def _deliver_lane(self, lane: Lane, pending: list[Record], invocations: list[StreamInvocation]) -> None:
+        while pending:
+            if expired := self._expired(pending):
+                self._discard(lane[0], expired, None, 0, condition="RecordAgeExceeded")
+                del pending[: len(expired)]
+                continue
+            batch = self._next_batch(pending)
+            if not batch:
+                return  # waiting for its batching window
+            if self.tumbling_window_seconds and not self._open_window(lane, batch[0], invocations):
+                return  # the shard waits until its window closes
+            checkpointed = self._deliver_batch(lane, batch, invocations)
+            del pending[:checkpointed]
+            if checkpointed < len(batch):
+                return  # retried until the records expire: the shard waits for the next delivery
+        window = self._windows.get(lane)
+        if window is not None and self.clock() >= window.start + self.tumbling_window_seconds:
+            self._close_window(lane, invocations)
+
+    def _open_window(self, lane: Lane, first: Record, invocations: list[StreamInvocation]) -> bool:
+        """Make the window `first` arrived in the lane's open one, closing the previous; False if that failed."""
+        window = self._windows.get(lane)
+        start = self._window_start(first)
+        if window is not None and window.start != start and not self._close_window(lane, invocations):
+            return False
+        self._windows.setdefault(lane, _Window(start))
+        return True
+
+    def _expired(self, pending: list[Record]) -> list[Record]:
+        """The records at the head of the lane older than MaximumRecordAgeInSeconds."""
+        if self.maximum_record_age_seconds is None:
+            return []
+        oldest_kept = self.clock() - self.maximum_record_age_seconds
+        expired: list[Record] = []
+        for record in pending:
+            if _arrival(record) >= oldest_kept:
+                break
+            expired.append(record)
+        return expired
+
+    def _next_batch(self, pending: list[Record]) -> list[Record]:
+        """The lane's next batch: up to the batch size, within one tumbling window; empty while it waits."""
+        start = self._window_start(pending[0])
+        in_window = next((i for i, record in enumerate(pending) if self._window_start(record) != start), len(pending))
+        batch = pending[: min(self.batch_size, in_window)]
+        waited = self.clock() - _arrival(batch[0])
+        if self.wait_for_batching_window and len(batch) < self.batch_size and waited < self.batching_window_seconds:
+            return []
+        return batch
+
+    def _window_start(self, record: Record) -> float:
+        if not self.tumbling_window_seconds:
+            return 0.0
+        arrival = _arrival(record)
+        return arrival - arrival % self.tumbling_window_seconds
+
+    def _close_window(self, lane: Lane, invocations: list[StreamInvocation]) -> bool:
+        """The window's final invocation (no records); whether it succeeded, which ends the window."""
+        window = self._windows[lane]
+        event = self._event([], lane, final=True)
+        try:
+            response = self.function.invoke(event)
+        except Exception as error:  # the final invocation is retried until it succeeds
+            invocations.append(StreamInvocation(event, error=error, window_not_closed=True))
+            return False
+        closed = isinstance(response, dict) and "state" in response
+        invocations.append(StreamInvocation(event, response=response, window_not_closed=not closed))
+        if closed:
+            del self._windows[lane]
+        else:
+            logger.warning("%s: the final invocation of window %s answered no state", self.function.name, window)
+        return closed
+
+    def _event(self, records: list[Record], lane: Lane, final: bool = False) -> dict[str, Any]:
+        """What the function is given: the records, plus the window and its state with tumbling windows."""
+        event: dict[str, Any] = {"Records": records}
+        if self.tumbling_window_seconds:
+            window = self._windows[lane]
+            event |= {
+                "window": {"start": _iso(window.start), "end": _iso(window.start + self.tumbling_window_seconds)},
+                "state": json.loads(json.dumps(window.state)),  # the function must not change ours
+                "shardId": lane[0],
+                "eventSourceARN": self.stream_arn,
+                "isFinalInvokeForWindow": final,
+                "isWindowTerminatedEarly": False,
+            }
+        return event
+
     def _deliver_batch(
-        self, shard_id: str, batch: list[Record], invocations: list[StreamInvocation], retries: int = 0
+        self, lane: Lane, batch: list[Record], invocations: list[StreamInvocation], retries: int = 0
     ) -> int:
         """Deliver one batch until it succeeds or is discarded; returns how many of its records are done."""
         done, invoke_count = 0, 0
         while True:
             remaining = batch[done:]
-            invocation = self._invoke(remaining)
+            invocation = self._invoke(remaining, lane)
             invocations.append(invocation)
             invoke_count += 1
             if invocation.succeeded:
                 return len(batch)
             if invocation.error is not None and self.bisect_on_function_error and len(remaining) > 1:
-                return done + self._deliver_halves(shard_id, remaining, invocations, retries)
+                return done + self._deliver_halves(lane, remaining, invocations, retries)
             done += invocation.sequence_numbers.index(str(invocation.retry_from))  # the records before it succeeded
             if self.maximum_retry_attempts is None:
                 return done
             if retries >= self.maximum_retry_attempts:
-                self._discard(shard_id, batch[done:], invocation, invoke_count)
+                self._discard(lane[0], batch[done:], invocation, invoke_count)
                 invocations[-1] = replace(invocation, discarded=True)
                 return len(batch)
             retries += 1
 
     def _deliver_halves(
-        self, shard_id: str, batch: list[Record], invocations: list[StreamInvocation], retries: int
+        self, lane: Lane, batch: list[Record], invocations: list[StreamInvocation], retries: int
     ) -> int:
         """BisectBatchOnFunctionError: each half on its own, in order, with the retries the batch had left."""
         half = len(batch) // 2
-        first = self._deliver_batch(shard_id, batch[:half], invocations, retries)
+        first = self._deliver_batch(lane, batch[:half], invocations, retries)
         if first < half:
             return first
-        return half + self._deliver_batch(shard_id, batch[half:], invocations, retries)
+        return half + self._deliver_batch(lane, batch[half:], invocations, retries)
 
-    def _invoke(self, records: list[Record]) -> StreamInvocation:
-        event = {"Records": records}
+    def _invoke(self, records: list[Record], lane: Lane) -> StreamInvocation:
+        event = self._event(records, lane)
         try:
             response = self.function.invoke(event)
-        except Exception as error:  # a function error fails the whole batch
+        except Exception as error:  # a function error fails the whole batch, and leaves the window's state
             return StreamInvocation(event, error=error, retry_from=_sequence_number(records[0]))
+        if self.tumbling_window_seconds:
+            if not isinstance(response, dict) or "state" not in response:
+                return StreamInvocation(event, response=response, retry_from=_sequence_number(records[0]))
+            self._windows[lane].state = response["state"]  # kept with the checkpoint, also when partly failed
         return StreamInvocation(event, response=response, retry_from=self._retry_from(response, records))
 
     def _retry_from(self, response: Any, records: list[Record]) -> str | None:
@@ -235,26 +443,33 @@ class StreamMapping:
             positions.append(numbers.index(identifier))
         return numbers[min(positions)]
 
-    def _discard(self, shard_id: str, records: list[Record], invocation: StreamInvocation, invoke_count: int) -> None:
-        """Retries exhausted: the batch's description (not its records) goes to the on-failure destination."""
+    def _discard(
+        self,
+        shard_id: str,
+        records: list[Record],
+        invocation: StreamInvocation | None,
+        invoke_count: int,
+        condition: str = "RetryAttemptsExhausted",
+    ) -> None:
+        """Retries exhausted or records too old: the batch's description (not its records) goes to the destination."""
         if self.on_failure_destination is None:
             logger.warning("%s: discarded %d stream record(s) with no destination", self.function.name, len(records))
             return
-        arrivals = [record["dynamodb"].get("ApproximateCreationDateTime", 0) for record in records]
+        arrivals = [_arrival(record) for record in records]
         response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
-        if invocation.error is not None:
+        if invocation is not None and invocation.error is not None:
             response_context["functionError"] = "Unhandled"
         invocation_record = {
             "requestContext": {
                 "requestId": str(uuid.uuid4()),
-                "functionArn": _function_arn(self.stream_arn, self.function.name),
-                "condition": "RetryAttemptsExhausted",
+                "functionArn": _arn(self.stream_arn, "lambda", f"function:{self.function.name}"),
+                "condition": condition,
                 "approximateInvokeCount": invoke_count,
             },
             "responseContext": response_context,
             "version": "1.0",
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "DDBStreamBatchInfo": {
+            "KinesisBatchInfo" if self._kinesis else "DDBStreamBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": _sequence_number(records[0]),
                 "endSequenceNumber": _sequence_number(records[-1]),
@@ -270,9 +485,10 @@ class StreamMapping:
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(invocation_record))
 
 
-def _function_arn(stream_arn: str, function_name: str) -> str:
+def _arn(stream_arn: str, service: str, resource: str) -> str:
+    """An ARN of `service` in the stream's partition, region (none for IAM) and account."""
     _, partition, _, region, account, _ = stream_arn.split(":", 5)
-    return f"arn:{partition}:lambda:{region}:{account}:function:{function_name}"
+    return f"arn:{partition}:{service}:{'' if service == 'iam' else region}:{account}:{resource}"
 
 
 def _iso(epoch_seconds: float) -> str:

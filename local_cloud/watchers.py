@@ -7,6 +7,8 @@ operator would look at them.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,12 +73,13 @@ def watch_the_bus(timeline: Timeline) -> Iterator[None]:
 def report_invocation(timeline: Timeline, function: str, invocation: StreamInvocation | Invocation) -> None:
     """One line per record a stream or queue consumer was given, saying whether it failed."""
     if isinstance(invocation, StreamInvocation):
+        if invocation.closes_window:
+            window = invocation.event.get("window", {})
+            outcome = "ok" if invocation.succeeded else f"failed ({_error(invocation.error, invocation.response)})"
+            timeline.add("stream", f"{function} <- window {window.get('start')} closed: {outcome}", None)
         for record in invocation.event["Records"]:
-            image = record.get("dynamodb", {}).get("NewImage", {})
-            what = f"{image.get('type', {}).get('S', 'record')} v{image.get('version', {}).get('N', '?')}"
-            outcome = _stream_outcome(invocation, record)
-            order_id = order_id_in(image.get("aggregateId", {}).get("S"))
-            timeline.add("stream", f"{function} <- {what}: {outcome}", order_id)
+            what, order_id = _stream_record(record)
+            timeline.add("stream", f"{function} <- {what}: {_stream_outcome(invocation, record)}", order_id)
         return
     for record in invocation.event["Records"]:
         failed = record["messageId"] in invocation.failed
@@ -84,6 +87,19 @@ def report_invocation(timeline: Timeline, function: str, invocation: StreamInvoc
         body = record.get("body", "")
         kind = json_field(body, "type") or "message"
         timeline.add("queue", f"{function} <- {kind}: {outcome}", order_id_in(body))
+
+
+def _stream_record(record: dict[str, Any]) -> tuple[str, str | None]:
+    """What a stream record holds (event type and version) and its order: an event store item or a bus event."""
+    if "kinesis" in record:
+        try:
+            detail = json.loads(base64.b64decode(record["kinesis"]["data"])).get("detail", {})
+        except ValueError:
+            return "unreadable record", None
+        return f"{detail.get('type', 'record')} v{detail.get('version', '?')}", order_id_in(detail.get("orderId"))
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    what = f"{image.get('type', {}).get('S', 'record')} v{image.get('version', {}).get('N', '?')}"
+    return what, order_id_in(image.get("aggregateId", {}).get("S"))
 
 
 def _stream_outcome(invocation: StreamInvocation, record: dict[str, Any]) -> str:

@@ -9,9 +9,9 @@ AnalyticsTable holds two kinds of item under one key, `id`:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
@@ -59,11 +59,21 @@ def sale_from(body: str) -> Sale | None:
     Raises pydantic's ValidationError when `body` is not an event envelope, or is an
     OrderCompleted without a valid amount and currency.
     """
-    event = _Envelope.model_validate_json(body)
+    timed = timed_sale_from(_Envelope.model_validate_json(body))
+    return None if timed is None else timed[0]
+
+
+def timed_sale_from(envelope: Mapping[str, Any] | _Envelope) -> tuple[Sale, datetime] | None:
+    """The sale an event envelope records and when (UTC) it happened; None for any event but OrderCompleted.
+
+    Raises pydantic's ValidationError as `sale_from` does.
+    """
+    event = envelope if isinstance(envelope, _Envelope) else _Envelope.model_validate(envelope)
     if event.type != EventType.ORDER_COMPLETED:
         return None
     data = _SaleData.model_validate(event.data)
-    return Sale(event.event_id, event.occurred_at.astimezone(UTC).date(), data.currency, data.amount)
+    occurred_at = event.occurred_at.astimezone(UTC)
+    return Sale(event.event_id, occurred_at.date(), data.currency, data.amount), occurred_at
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,10 @@ def test_every_dead_letter_queue_keeps_messages_for_fourteen_days(template: Temp
 
 
 def test_every_consumed_queue_hides_a_message_for_six_times_its_consumers_timeout(template: Template) -> None:
-    """AWS's rule of thumb, so that a message is not redelivered while a slow or throttled batch still runs."""
+    """AWS's rule of thumb, so that a message is not redelivered while a slow or throttled batch still runs.
+
+    Plus the mapping's batching window, during which Lambda already holds the messages it gathers.
+    """
     consumers = queue_consumers(template)
     assert consumers, "payment events, notifications and analytics are consumed from SQS queues"
     problems = []
@@ -349,9 +352,36 @@ def test_every_consumed_queue_hides_a_message_for_six_times_its_consumers_timeou
             function = referenced_of_type(template, properties["FunctionName"], "AWS::Lambda::Function")
             assert function, f"{queue}'s consumer is not a function of this template"
             timeout = number(template, template.properties(function).get("Timeout", LAMBDA_DEFAULT_TIMEOUT))
-            if visibility < 6 * timeout:
-                problems.append(f"{queue}: VisibilityTimeout {visibility} < 6 x {function}'s Timeout {timeout}")
+            window = number(template, properties.get("MaximumBatchingWindowInSeconds", 0))
+            if visibility < 6 * timeout + window:
+                problems.append(
+                    f"{queue}: VisibilityTimeout {visibility} < 6 x {function}'s Timeout {timeout}"
+                    f" + its batching window {window}"
+                )
     assert not problems, report(problems)
+
+
+def test_no_fifo_queue_consumer_has_a_batching_window(template: Template) -> None:
+    """Lambda rejects MaximumBatchingWindowInSeconds on an SQS FIFO source; moto and the linters do not."""
+    problems = [
+        f"{mapping} (reads FIFO {queue}): MaximumBatchingWindowInSeconds is not allowed"
+        for queue, mappings in sorted(queue_consumers(template).items())
+        if is_fifo(template, queue)
+        for mapping, properties in sorted(mappings.items())
+        if "MaximumBatchingWindowInSeconds" in properties
+    ]
+    assert not problems, report(problems)
+
+
+@pytest.mark.parametrize("function", ["ProcessPaymentEventsFunction", "SendNotificationsFunction"])
+def test_consumers_calling_a_downstream_cap_their_concurrency(template: Template, function: str) -> None:
+    """The payment ledger and the notifier are not overrun by a burst; Lambda's floor for the cap is 2."""
+    [properties] = [
+        spec["Properties"]
+        for spec in template.of_type("AWS::Lambda::EventSourceMapping").values()
+        if referenced_of_type(template, spec["Properties"]["FunctionName"], "AWS::Lambda::Function") == function
+    ]
+    assert 2 <= number(template, properties["ScalingConfig"]["MaximumConcurrency"]) <= 10
 
 
 # -------------------------------------------------------------------------------- 2. partial batch failures

@@ -51,7 +51,16 @@ def test_every_function_has_a_log_group_with_retention(template: Template) -> No
 
 
 @pytest.mark.parametrize(
-    "table", ["EventStoreTable", "OrdersTable", "IdempotencyTable", "InventoryTable", "PaymentsTable", "AnalyticsTable"]
+    "table",
+    [
+        "EventStoreTable",
+        "OrdersTable",
+        "IdempotencyTable",
+        "InventoryTable",
+        "PaymentsTable",
+        "AnalyticsTable",
+        "SalesPerMinuteTable",
+    ],
 )
 def test_every_table_is_encrypted_recoverable_on_demand_and_protected_in_prod(template: Template, table: str) -> None:
     spec = template.resources[table]

@@ -1,0 +1,56 @@
+"""Order activity stream (Kinesis, tumbling windows) -> completed-order sales per minute and currency.
+
+Each batch adds its completed orders to the window's state; the final invocation of a window
+writes the state's totals, once. Powertools' BatchProcessor handles the records and the partial
+batch response; it knows nothing of tumbling windows (it answers `batchItemFailures` only), so the
+window's `state` is added to its response here.
+"""
+
+from functools import partial
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamEvent, KinesisStreamRecord
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from orders.analytics import timed_sale_from
+from orders.config import Setting, setting
+from orders.sales_windows import SalesPerMinute, WindowState
+
+logger = Logger()
+sales = SalesPerMinute(boto3.client("dynamodb"), setting(Setting.SALES_PER_MINUTE_TABLE))
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+
+
+def count(state: WindowState, record: KinesisStreamRecord) -> None:
+    """Add one record's sale to the window; raises (the record is reported failed) when it is unreadable."""
+    bus_event = EventBridgeModel.model_validate_json(record.kinesis.data_as_text())
+    if not isinstance(bus_event.detail, dict):
+        raise TypeError("an order event's detail is its envelope, an object")
+    timed = timed_sale_from(bus_event.detail)
+    if timed is None:
+        return  # an order event other than OrderCompleted: nothing sold
+    sale, occurred_at = timed
+    if not state.add(sale, occurred_at):
+        logger.info("already counted in this window", event_id=sale.event_id)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    window = KinesisStreamEvent(event)
+    state = WindowState.model_validate(event.get("state") or {})
+    records = event.get("Records", [])
+    if records:
+        state.start(records[0]["kinesis"]["sequenceNumber"])
+    with processor(records=records, handler=partial(count, state), lambda_context=context):
+        processor.process()
+    response: dict[str, Any] = dict(processor.response())
+    if window.is_final_invoke_for_window:
+        start = window.window.start if window.window else "unknown"
+        written = sales.write_window(start, str(event.get("shardId")), state)
+        logger.info("window written" if written else "window was written before", window=start, sales=len(state.sales))
+        return {**response, "state": {}}
+    return {**response, "state": state.as_response()}
