@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,12 +145,17 @@ def make(target: str, control_url: str, **variables: str) -> subprocess.Complete
     return subprocess.run(  # noqa: S603 - the project's own Makefile
         ["make", "-s", "-o", "install", target, *assignments],  # noqa: S607 - make from PATH, as the README runs it
         cwd=ROOT,
-        env=os.environ | {"LOCAL_CONTROL_PORT": port},
+        env=_as_a_user_runs_it(os.environ) | {"LOCAL_CONTROL_PORT": port},
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def _as_a_user_runs_it(environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment without an outer make's (`make test` runs pytest): its make would say `make[1]`."""
+    return {name: value for name, value in environment.items() if name not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}}
 
 
 def our_lines(stderr: str) -> list[str]:
