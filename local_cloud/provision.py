@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -393,7 +394,16 @@ def _stop_running_executions(cloud: Cloud) -> None:
         pages = states.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
         for page in pages:
             for execution in page["executions"]:
-                states.stop_execution(executionArn=execution["executionArn"], cause="the local cloud stopped")
+                _stop(states, execution["executionArn"])
+
+
+def _stop(states: Any, execution_arn: str, attempts: int = 40) -> None:
+    for _ in range(attempts):
+        try:
+            states.stop_execution(executionArn=execution_arn, cause="the local cloud stopped")
+            return
+        except AttributeError:  # moto: the execution's thread has not set up its state yet; it will in a moment
+            time.sleep(0.05)
 
 
 def _machines(cloud: Cloud) -> list[str]:
