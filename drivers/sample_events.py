@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from local_cloud.template import ROOT
-
-EVENTS = ROOT / "events"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 def sample_event(path: str) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from typing import Any
 
 import boto3
 
-from local_cloud.client import FINAL_STATUSES, Answer, Customer, PaymentProvider
-from local_cloud.sample_events import sample_event
+from drivers.api_client import FINAL_STATUSES, Answer, Customer
+from drivers.payment_provider import PaymentProvider
+from drivers.sample_events import sample_event
 from local_cloud.server import FUNCTION_LOG, handler_logs_in_file, running_local_cloud
 from local_cloud.template import ROOT
 from local_cloud.timeline import Timeline

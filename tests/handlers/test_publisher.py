@@ -9,9 +9,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.template import ROOT
 from tests.support import ALICES_ORDER, sample_event
 

@@ -19,8 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_cloud import provision
-from local_cloud.provision import Cloud, in_process_cloud
-from local_cloud.schedules import PROVISIONERS, At, Cron, Outcome, Schedules
+from local_cloud.cloud import Cloud
+from local_cloud.in_process import in_process_cloud
+from local_cloud.scheduler.expressions import At, Cron
+from local_cloud.scheduler.firing import Outcome, Schedules
+from local_cloud.scheduler.provisioner import PROVISIONERS
 from local_cloud.streams import StreamMapping
 from orders.events import EventType
 from tests.support import body, sample_event, stored_events
