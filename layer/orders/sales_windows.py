@@ -121,8 +121,7 @@ class SalesPerMinute:
                     "TableName": self._table_name,
                     "Key": {"id": {"S": f"minute#{key}"}},
                     "UpdateExpression": (
-                        "SET #day = :day, #minute = :minute, currency = :currency"
-                        " ADD orders :orders, revenue :revenue"
+                        "SET #day = :day, #minute = :minute, currency = :currency ADD orders :orders, revenue :revenue"
                     ),
                     "ExpressionAttributeNames": {"#day": "day", "#minute": "minute"},  # reserved words
                     "ExpressionAttributeValues": to_item(

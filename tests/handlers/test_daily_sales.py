@@ -132,7 +132,7 @@ def test_a_summary_the_bus_refuses_fails_the_run_and_the_retry_publishes_it(
 ) -> None:
     client = summariser.module.publisher._client
 
-    def throttled(**request: Any) -> dict[str, Any]:
+    def throttled(**_request: Any) -> dict[str, Any]:
         return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "ThrottlingException", "ErrorMessage": "Rate"}]}
 
     with monkeypatch.context() as patched:
