@@ -73,7 +73,7 @@ class WindowState(_Wire):
         if sale.event_id in self.counted:
             return False
         self.counted.append(sale.event_id)
-        totals = self.sales.setdefault(f"{_minute(occurred_at)}#{sale.currency}", MinuteSales())
+        totals = self.sales.setdefault(f"{minute_of(occurred_at)}#{sale.currency}", MinuteSales())
         totals.orders += 1
         totals.revenue += sale.amount
         return True
@@ -82,7 +82,8 @@ class WindowState(_Wire):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
-def _minute(moment: datetime) -> str:
+def minute_of(moment: datetime) -> str:
+    """The UTC minute a moment falls in, as the table keys it: YYYY-MM-DDTHH:MM."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
