@@ -10,7 +10,10 @@ from typing import Any
 
 
 class EventType(StrEnum):
-    """Every event in an order's life (docs/architecture.md). The fulfilment saga appends the middle ones."""
+    """Every event on the orders bus (docs/architecture.md): an order's life, and the daily sales summary.
+
+    The fulfilment saga appends the middle ones. DailySalesSummarised is no order's: its aggregate is the day.
+    """
 
     ORDER_PLACED = "OrderPlaced"
     INVENTORY_RESERVED = "InventoryReserved"
@@ -23,6 +26,7 @@ class EventType(StrEnum):
     ORDER_FAILED = "OrderFailed"
     ORDER_CANCELLED = "OrderCancelled"
     ORDER_EXPIRED = "OrderExpired"
+    DAILY_SALES_SUMMARISED = "DailySalesSummarised"
 
 
 def utc_now() -> str:
