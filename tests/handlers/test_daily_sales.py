@@ -2,7 +2,7 @@
 
 The minutes are written the way the sales aggregator writes them (its own SalesPerMinute, a closed window
 at a time); the job is run as its schedule runs it, with the occurrence's time as its Input.
-tests/emulator/test_schedules.py fires it from the local cloud's clock.
+tests/local_cloud/test_schedules.py fires it from the local cloud's clock.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
 from local_cloud.functions import LocalFunction
 from local_cloud.provision import Cloud
 from local_cloud.template import ROOT
