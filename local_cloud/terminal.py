@@ -140,7 +140,13 @@ def serve(api_port: int, aws_port: int, control_port: int, console_port: int, *,
         with (
             handler_logs_in_file(),
             running_local_cloud(
-                api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code, console_port=console_port
+                api_port,
+                aws_port,
+                control_port,
+                timeline=timeline,
+                watch_code=watch_code,
+                console_port=console_port,
+                sandboxes=True,
             ) as local,
         ):
             stopper.serving = True
