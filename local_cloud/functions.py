@@ -76,6 +76,11 @@ class LocalFunction:
         return self.code
 
     @property
+    def concurrency(self) -> int:
+        """How many invocations may run at once: a sandboxed function's limit; in this process, one."""
+        return self.code.spec.max_concurrency if isinstance(self.code, Sandbox) else 1
+
+    @property
     def loaded_code(self) -> object:
         """What runs now: the module, or the sandbox's current generation of workers; a reload changes it."""
         return self.code.spec if isinstance(self.code, Sandbox) else self.code

@@ -6,6 +6,7 @@ the workers reach over HTTP as the template's functions do under `make local`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import textwrap
@@ -214,3 +215,40 @@ def test_a_queue_message_whose_handler_times_out_is_retried_then_dead_lettered(m
         assert [getattr(invocation.error, "error_type", None) for invocation in invocations] == ["Sandbox.Timedout"] * 2
         landed = sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0).get("Messages", [])
         assert [json.loads(message["Body"]) for message in landed] == [{"sleep": 5}]
+
+
+def test_a_queue_delivers_batches_at_once_up_to_its_maximum_concurrency_and_fifo_groups_in_order(
+    make_sandbox: Make,
+) -> None:
+    with local_aws(0) as endpoint:
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        standard = sqs.create_queue(QueueName="wide")["QueueUrl"]
+        fifo = sqs.create_queue(QueueName="ordered.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for number in range(4):
+            sqs.send_message(QueueUrl=standard, MessageBody=json.dumps({"sleep": 0.5, "n": number}))
+            sqs.send_message(
+                QueueUrl=fifo,
+                MessageBody=json.dumps({"sleep": 0.2, "n": number}),
+                MessageGroupId="one-order",
+                MessageDeduplicationId=str(number),
+            )
+        sandbox = make_sandbox(max_concurrency=4, environment={"AWS_ENDPOINT_URL": endpoint})
+        function = LocalFunction("CountingFunction", "counting", {}, 128, 5, sandbox, "handler")
+
+        def delivered(url: str) -> list[tuple[float, float, int]]:
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            mapping = QueueMapping.of_queue(function, arn, batch_size=1, report_batch_item_failures=False)
+            mapping.max_concurrency = 2  # the mapping's ScalingConfig.MaximumConcurrency
+            runs = [
+                (invocation.response["started"], invocation.response["ended"], json.loads(body)["n"])
+                for invocation in mapping.deliver()
+                for body in [invocation.event["Records"][0]["body"]]
+            ]
+            return sorted(runs)
+
+        wide, ordered = delivered(standard), delivered(fifo)
+
+    at_once = [sum(1 for start, end, _ in wide if start <= moment < end) for moment, _, _ in wide]
+    assert max(at_once) == 2  # two batches at a time, never more
+    assert [number for _, _, number in ordered] == [0, 1, 2, 3]  # the group's messages one after another
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(ordered))
