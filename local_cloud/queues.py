@@ -157,7 +157,7 @@ class QueueMapping:
 
     def _concurrent_round(self, concurrency: int) -> list[Invocation]:
         """Up to `concurrency` batches in flight; a new batch is received as soon as one ends."""
-        invocations = []
+        invocations: list[Invocation] = []
         with ThreadPoolExecutor(concurrency, thread_name_prefix=f"sqs-{self.function.logical_id}") as pool:
             in_flight: set[Future[Invocation]] = set()
             while True:
