@@ -112,17 +112,21 @@ def test_a_module_level_counter_is_per_sandbox(make_sandbox: Make) -> None:
     assert sandbox.cold_starts == 1
 
 
-def test_two_concurrent_invocations_of_one_function_overlap(make_sandbox: Make) -> None:
-    sandbox = make_sandbox(max_concurrency=2)
-    sandbox.invoke({})  # one environment warm; the second starts cold beside it
+def two_at_once(sandbox: Sandbox, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two invocations started together; their results, the one that started first first."""
     results: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=lambda: results.append(sandbox.invoke({"sleep": 1.0}))) for _ in range(2)]
+    threads = [threading.Thread(target=lambda: results.append(sandbox.invoke(event))) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return sorted(results, key=lambda result: result["started"])
 
-    first, second = sorted(results, key=lambda result: result["started"])
+
+def test_two_concurrent_invocations_of_one_function_overlap(make_sandbox: Make) -> None:
+    sandbox = make_sandbox(max_concurrency=2)
+    sandbox.invoke({})  # one environment warm; the second starts cold beside it
+    first, second = two_at_once(sandbox, {"sleep": 1.0})
     assert second["started"] < first["ended"]  # in time, the two ran at once
     assert first["pid"] != second["pid"]
     assert sandbox.workers == 2
@@ -130,16 +134,9 @@ def test_two_concurrent_invocations_of_one_function_overlap(make_sandbox: Make) 
 
 def test_invocations_over_the_concurrency_limit_wait_for_a_free_sandbox(make_sandbox: Make) -> None:
     sandbox = make_sandbox(max_concurrency=1)
-    results: list[dict[str, Any]] = []
-    threads = [threading.Thread(target=lambda: results.append(sandbox.invoke({"sleep": 0.3}))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    first, second = sorted(results, key=lambda result: result["started"])
+    first, second = two_at_once(sandbox, {"sleep": 0.3})
     assert second["started"] >= first["ended"]
-    assert {result["pid"] for result in results} == {first["pid"]}
+    assert first["pid"] == second["pid"]
 
 
 def test_a_handler_past_its_timeout_is_stopped_and_reported_timed_out(make_sandbox: Make) -> None:
