@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from local_cloud.functions import LocalFunction
+from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
 from local_cloud.sandbox.pool import FunctionError, InvocationReport, Sandbox, SandboxSpec
 from local_cloud.server import local_aws
@@ -249,3 +250,22 @@ def test_a_queue_delivers_batches_at_once_up_to_its_maximum_concurrency_and_fifo
     assert max(at_once) == 2  # two batches at a time, never more
     assert [number for _, _, number in ordered] == [0, 1, 2, 3]  # the group's messages one after another
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(ordered))
+
+
+def test_an_invoke_that_timed_out_answers_as_lambda_does_to_step_functions(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    function = cloud.functions.get("ReserveInventoryFunction")
+
+    def timed_out(_event: dict[str, Any]) -> Any:
+        raise FunctionError("Sandbox.Timedout", "RequestId: 1 Error: Task timed out after 10.00 seconds")
+
+    monkeypatch.setattr(function, "invoke", timed_out)  # what the sandbox raises past the function's Timeout
+    answer = boto3.client("lambda").invoke(FunctionName=function.name, Payload=b"{}")
+
+    assert answer["FunctionError"] == "Unhandled"
+    payload = json.loads(answer["Payload"].read())
+    assert (payload["errorType"], payload["errorMessage"]) == (
+        "Sandbox.Timedout",
+        "RequestId: 1 Error: Task timed out after 10.00 seconds",
+    )  # what a state machine's Retry and Catch match on
