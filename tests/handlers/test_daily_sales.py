@@ -17,8 +17,8 @@ import pytest
 from pydantic import ValidationError
 
 from drivers.bus_tap import BusTap
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.template import ROOT
 from orders.analytics import Sale
 from orders.daily_sales import SummaryNotPublished
