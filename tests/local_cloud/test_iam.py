@@ -96,8 +96,10 @@ def test_a_roles_refused_call_fails_as_aws_answers_it() -> None:
 
         with pytest.raises(ClientError) as json_service:
             dynamodb.get_item(TableName=events, Key=_a_key(cloud.template, "EventStoreTable"))
-        with pytest.raises(ClientError) as query_service:
+        with pytest.raises(ClientError) as queue:  # SQS's JSON protocol, with its query-compatible code
             sqs.send_message(QueueUrl=cloud.physical_id("PaymentEventsQueue"), MessageBody="{}")
+        with pytest.raises(ClientError) as query_service:
+            session.client("sns", endpoint_url=endpoint).list_topics()
 
     assert json_service.value.response["Error"]["Code"] == "AccessDeniedException"
     assert json_service.value.response["Error"]["Message"] == (
@@ -105,7 +107,9 @@ def test_a_roles_refused_call_fails_as_aws_answers_it() -> None:
         f"perform: dynamodb:GetItem on resource: arn:aws:dynamodb:us-east-1:123456789012:table/{events} "
         "because no identity-based policy allows the dynamodb:GetItem action"
     )
+    assert queue.value.response["Error"]["Code"] == "AccessDenied"
     assert query_service.value.response["Error"]["Code"] == "AccessDenied"
+    assert query_service.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert denials[0] == (
         f"GetOrderFunction denied dynamodb:GetItem on arn:aws:dynamodb:us-east-1:123456789012:table/{events}"
         " (role GetOrderFunctionRole)"
