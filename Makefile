@@ -86,20 +86,37 @@ $(CHROMIUM):
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
 
-lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov, actionlint
+# The linters run side by side (each one's output kept together): the lint takes as long as mypy, not as all of them.
+LINTERS := lint-ruff lint-format lint-mypy lint-cfn-lint lint-sam-validate lint-checkov lint-actionlint
+.PHONY: $(LINTERS) fuzz
+
+lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov, actionlint, in parallel
+	@$(MAKE) --no-print-directory --jobs $(words $(LINTERS)) --output-sync=target $(LINTERS)
+
+lint-ruff:
 	$(BIN)/ruff check .
+lint-format:
 	$(BIN)/ruff format --check .
+lint-mypy:
 	$(BIN)/mypy
+lint-cfn-lint:
 	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+lint-sam-validate:
 	$(BIN)/sam validate --lint
+lint-checkov:
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+lint-actionlint:
 	$(ACTIONLINT_VENV)/bin/actionlint
 
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
 
+# worksteal: a worker that runs out takes pending tests from the other, so slow files never queue behind each other.
 test: lint $(CHROMIUM) ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
-	$(BIN)/pytest --numprocesses auto --cov --cov-report=term --durations 10
+	$(BIN)/pytest --numprocesses auto --dist worksteal --cov --cov-report=term --durations 10
+
+fuzz: install ## The API fuzz (tests/e2e/test_fuzz.py) on its full budget; make test runs it on a smaller one
+	FUZZ_BUDGET=full $(BIN)/pytest tests/e2e/test_fuzz.py
 
 unit: install ## The tests that need no AWS at all (tests/unit), in seconds
 	$(BIN)/pytest tests/unit
