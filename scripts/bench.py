@@ -242,12 +242,14 @@ def template_functions() -> Functions:
         ids = function_ids(cloud.template)
         properties = {logical_id: cloud.template.properties(logical_id) for logical_id in ids}
         environments = {logical_id: lambda_environment(cloud, logical_id) for logical_id in ids}
-    first = properties[ids[0]]
+        first = properties[ids[0]]
+        # Architectures is [!Ref Architecture]: the template resolves it to the parameter's value.
+        architectures = [str(cloud.template.resolve(value)) for value in first.get("Architectures", ["x86_64"])]
     return Functions(
         ids=ids,
         handlers={logical_id: str(properties[logical_id]["Handler"]) for logical_id in ids},
         environments=environments,
-        deployed=f"{first.get('Runtime')} on {'/'.join(first.get('Architectures', ['x86_64']))}",
+        deployed=f"{first.get('Runtime')} on {'/'.join(architectures)}",
     )
 
 
