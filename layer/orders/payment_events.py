@@ -20,7 +20,7 @@ from orders.order import ENDED_UNFULFILLED, Order, OrderStatus
 from orders.payments import Payment, PaymentState
 from orders.saga import refund_payment
 from orders.task_tokens import TaskCallbacks
-from orders.webhook import PaymentWebhook, PaymentWebhookType
+from orders.webhook import PaymentWebhookType, WebhookDelivery
 
 if TYPE_CHECKING:
     from orders.event_store import EventStore
@@ -69,7 +69,7 @@ class PaymentSettler:
         self._provider = provider
         self._callbacks = callbacks
 
-    def settle(self, delivery: PaymentWebhook) -> Settlement:
+    def settle(self, delivery: WebhookDelivery) -> Settlement:
         """Record how the payment ended and resume the execution waiting on it.
 
         Raises TransientFailure when the webhook arrived before the saga asked for the payment,
