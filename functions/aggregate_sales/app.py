@@ -28,7 +28,7 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 def count(state: WindowState, record: KinesisStreamRecord) -> None:
     """Add one record's sale to the window; raises (the record is reported failed) when it is unreadable."""
     # The bus's event, put on the stream by its rule: the detail is the order event's envelope.
-    timed = timed_sale_from(Fields.parse(record.kinesis.data_as_text()).object("detail"))
+    timed = timed_sale_from(Fields.parse(record.kinesis.data_as_text()).object("detail").raw)
     if timed is None:
         return  # an order event other than OrderCompleted: nothing sold
     sale, occurred_at = timed
