@@ -15,7 +15,7 @@ from local_cloud.cloud import Cloud
 from local_cloud.functions import load_function
 from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
-from orders import webhook
+from orders import webhook, webhook_models
 
 OPENAPI_PATH = ROOT / "openapi.json"
 API_LOGICAL_ID = "OrdersApi"
@@ -90,16 +90,16 @@ def _document_the_signed_delivery(document: dict[str, Any]) -> None:
     A Body() parameter would have Powertools parse the body before the signature is checked; so the
     PaymentWebhook model is described here, and the headers, optional to the resolver, are required.
     """
-    schema = webhook.PaymentWebhook.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schema = webhook_models.PaymentWebhook.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
     document["components"]["schemas"].update(schema.pop("$defs", {}))
-    document["components"]["schemas"][webhook.PaymentWebhook.__name__] = schema
+    document["components"]["schemas"][webhook_models.PaymentWebhook.__name__] = schema
     operation = document["paths"][WEBHOOK_PATH]["post"]
     signed_headers = {webhook.TIMESTAMP_HEADER.lower(), webhook.SIGNATURE_HEADER.lower()}
     operation["requestBody"] = {
         "description": "The provider's delivery, exactly the bytes it signed",
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{webhook.PaymentWebhook.__name__}"}}
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{webhook_models.PaymentWebhook.__name__}"}}
         },
     }
     for parameter in operation["parameters"]:

@@ -13,11 +13,11 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamEvent, KinesisStreamRecord
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.analytics import timed_sale_from
 from orders.config import Setting, setting
+from orders.messages import Fields
 from orders.sales_windows import SalesPerMinute, WindowState
 
 logger = Logger()
@@ -27,10 +27,8 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 def count(state: WindowState, record: KinesisStreamRecord) -> None:
     """Add one record's sale to the window; raises (the record is reported failed) when it is unreadable."""
-    bus_event = EventBridgeModel.model_validate_json(record.kinesis.data_as_text())
-    if not isinstance(bus_event.detail, dict):
-        raise TypeError("an order event's detail is its envelope, an object")
-    timed = timed_sale_from(bus_event.detail)
+    # The bus's event, put on the stream by its rule: the detail is the order event's envelope.
+    timed = timed_sale_from(Fields.parse(record.kinesis.data_as_text()).object("detail").raw)
     if timed is None:
         return  # an order event other than OrderCompleted: nothing sold
     sale, occurred_at = timed
@@ -41,7 +39,7 @@ def count(state: WindowState, record: KinesisStreamRecord) -> None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     window = KinesisStreamEvent(event)
-    state = WindowState.model_validate(event.get("state") or {})
+    state = WindowState.from_state(event.get("state") or {})
     records = event.get("Records", [])
     if records:
         state.start(records[0]["kinesis"]["sequenceNumber"])

@@ -14,7 +14,7 @@ from orders.event_store import EventStore
 from orders.payment_events import PaymentSettler, Settlement
 from orders.payments import PaymentLedger, SandboxPaymentProvider
 from orders.task_tokens import TaskCallbacks
-from orders.webhook import PaymentWebhook
+from orders.webhook import read_delivery
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
@@ -34,7 +34,7 @@ processor.raise_on_entire_batch_failure = False
 
 
 def settle(record: SQSRecord) -> None:
-    delivery = PaymentWebhook.model_validate_json(record.body)
+    delivery = read_delivery(record.body)
     settlement = settler.settle(delivery)
     log = logger.info if settlement is Settlement.RESUMED else logger.warning
     log(

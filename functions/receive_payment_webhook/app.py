@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from orders import webhook
 from orders.api import RECEIVE_PAYMENT_WEBHOOK, create_resolver, error_responses, success_response
 from orders.config import Setting, setting
-from orders.webhook import PaymentWebhook, WebhookReceipt
+from orders.webhook_models import PaymentWebhook, WebhookReceipt
 
 logger = Logger()
 sqs = boto3.client("sqs")

@@ -25,9 +25,10 @@ logger = Logger()
 metrics = Metrics()
 notifier: Notifier = SandboxNotifier(logger, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
-# SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event".
+# SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event"
+# (the key is read from the parsed outcome, a dataclass, hence its Python name).
 idempotency = IdempotencyConfig(
-    event_key_jmespath="eventId", raise_on_no_idempotency_key=True, expires_after_seconds=24 * 60 * 60
+    event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=24 * 60 * 60
 )
 persistence = DynamoDBPersistenceLayer(
     table_name=setting(Setting.IDEMPOTENCY_TABLE), boto3_client=boto3.client("dynamodb")

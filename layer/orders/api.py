@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from orders import snapstart
-from orders.api_models import ORDER_ID_PATTERN, ErrorResponse
+from orders.api_models import ErrorResponse
 from orders.config import running_in_sam_local
 from orders.errors import (
     IdempotencyKeyReused,
@@ -30,6 +30,7 @@ from orders.errors import (
     RequestInProgress,
     Unauthenticated,
 )
+from orders.order import ORDER_ID_PATTERN
 
 # Stands in for the Cognito token under `sam local start-api`, which has no authorizer.
 LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"

@@ -9,10 +9,6 @@ Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$", examples=["SKU-
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-# An order id as the API issues it (a UUID) or a provider names it: what a path or a queue's group id can carry.
-ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
-
-
 class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are an error, not ignored.
 

@@ -6,84 +6,124 @@ SQS message body is exactly `DomainEvent.envelope()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal, Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
 
 from orders.events import EventType
-
-NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-class _Wire(BaseModel):
-    """camelCase on the wire and in dumps: Powertools idempotency keys on the dump (`eventId`).
-
-    Unknown fields are ignored, so a producer can add one without failing its consumers.
-    """
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, frozen=True)
+from orders.messages import CURRENCY, Fields, MalformedMessage
 
 
-class CompletedData(_Wire):
-    customer_id: NonEmpty
-    amount: Annotated[int, Field(ge=0, strict=True, description="minor units (cents)")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+@dataclass(frozen=True)
+class CompletedData:
+    customer_id: str
+    amount: int  # minor units (cents)
+    currency: str
 
 
-class FailedData(_Wire):
-    customer_id: NonEmpty
-    reason: NonEmpty
-    error: NonEmpty
+@dataclass(frozen=True)
+class FailedData:
+    customer_id: str
+    reason: str
+    error: str
 
 
-class EndedData(_Wire):
+@dataclass(frozen=True)
+class EndedData:
     """Cancelled or expired: the order ended before completion, for `reason`."""
 
-    customer_id: NonEmpty
-    reason: NonEmpty
+    customer_id: str
+    reason: str
 
 
-class _Outcome(_Wire):
-    event_id: NonEmpty
-    order_id: NonEmpty
-    version: Annotated[int, Field(ge=1)]
-    occurred_at: AwareDatetime
-    correlation_id: NonEmpty
+@dataclass(frozen=True)
+class _Outcome:
+    event_id: str
+    order_id: str
+    version: int
+    occurred_at: datetime
+    correlation_id: str
 
 
+@dataclass(frozen=True)
 class OrderCompletedEvent(_Outcome):
-    type: Literal[EventType.ORDER_COMPLETED]
     data: CompletedData
 
 
+@dataclass(frozen=True)
 class OrderFailedEvent(_Outcome):
-    type: Literal[EventType.ORDER_FAILED]
     data: FailedData
 
 
+@dataclass(frozen=True)
 class OrderCancelledEvent(_Outcome):
-    type: Literal[EventType.ORDER_CANCELLED]
     data: EndedData
 
 
+@dataclass(frozen=True)
 class OrderExpiredEvent(_Outcome):
-    type: Literal[EventType.ORDER_EXPIRED]
     data: EndedData
 
 
-OutcomeEvent = Annotated[
-    OrderCompletedEvent | OrderFailedEvent | OrderCancelledEvent | OrderExpiredEvent, Field(discriminator="type")
-]
-_outcome = TypeAdapter[OutcomeEvent](OutcomeEvent)
+OutcomeEvent = OrderCompletedEvent | OrderFailedEvent | OrderCancelledEvent | OrderExpiredEvent
+
+
+def _envelope(event: Fields) -> dict[str, Any]:
+    """What every outcome's envelope carries besides its type and data."""
+    return {
+        "event_id": event.text("eventId"),
+        "order_id": event.text("orderId"),
+        "version": event.integer("version", minimum=1),
+        "occurred_at": event.instant("occurredAt"),
+        "correlation_id": event.text("correlationId"),
+    }
+
+
+def _completed(event: Fields) -> OutcomeEvent:
+    data = event.object("data")
+    return OrderCompletedEvent(
+        **_envelope(event),
+        data=CompletedData(data.text("customerId"), data.integer("amount"), data.text("currency", CURRENCY)),
+    )
+
+
+def _failed(event: Fields) -> OutcomeEvent:
+    data = event.object("data")
+    return OrderFailedEvent(
+        **_envelope(event), data=FailedData(data.text("customerId"), data.text("reason"), data.text("error"))
+    )
+
+
+def _ended(event_class: type[OrderCancelledEvent | OrderExpiredEvent]) -> Callable[[Fields], OutcomeEvent]:
+    def read(event: Fields) -> OutcomeEvent:
+        data = event.object("data")
+        return event_class(**_envelope(event), data=EndedData(data.text("customerId"), data.text("reason")))
+
+    return read
+
+
+_READERS: dict[str, Callable[[Fields], OutcomeEvent]] = {
+    EventType.ORDER_COMPLETED: _completed,
+    EventType.ORDER_FAILED: _failed,
+    EventType.ORDER_CANCELLED: _ended(OrderCancelledEvent),
+    EventType.ORDER_EXPIRED: _ended(OrderExpiredEvent),
+}
 
 
 def parse_outcome(body: str) -> OutcomeEvent:
-    """The outcome event an SQS body carries; raises pydantic's ValidationError for anything else."""
-    return _outcome.validate_json(body)
+    """The outcome event an SQS body carries (its envelope); raises MalformedMessage for anything else.
+
+    Fields the envelope has beyond these are ignored, so a producer can add one without failing its consumers.
+    """
+    event = Fields.parse(body)
+    kind = event.text("type")
+    if kind not in _READERS:
+        raise MalformedMessage(f"type must be an outcome ({', '.join(_READERS)}), not {kind}")
+    return _READERS[kind](event)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from typing import Any
 from orders.errors import OrderConflict
 from orders.events import DomainEvent, EventType
 
+# An order id as the API issues it (a UUID) or a provider names it: what a path or a queue's group id can carry.
+ORDER_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
 # Fixed namespace so an order id is a pure function of customer and idempotency key.
 _ORDER_ID_NAMESPACE = uuid.UUID("5b0c7f52-7f5e-4f0e-9a43-2f3b6b7c1d10")
 

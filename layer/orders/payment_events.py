@@ -18,9 +18,8 @@ from orders.errors import PaymentDeclined, TransientFailure
 from orders.events import DomainEvent, EventType
 from orders.order import ENDED_UNFULFILLED, Order, OrderStatus
 from orders.payments import Payment, PaymentState
-from orders.saga import refund_payment
 from orders.task_tokens import TaskCallbacks
-from orders.webhook import PaymentWebhook, PaymentWebhookType
+from orders.webhook import PaymentWebhookType, WebhookDelivery
 
 if TYPE_CHECKING:
     from orders.event_store import EventStore
@@ -69,7 +68,7 @@ class PaymentSettler:
         self._provider = provider
         self._callbacks = callbacks
 
-    def settle(self, delivery: PaymentWebhook) -> Settlement:
+    def settle(self, delivery: WebhookDelivery) -> Settlement:
         """Record how the payment ended and resume the execution waiting on it.
 
         Raises TransientFailure when the webhook arrived before the saga asked for the payment,
@@ -104,16 +103,22 @@ class PaymentSettler:
             if self._ledger.capture_abandoned(order_id) is None:
                 return Settlement.ALREADY_ENDED
             # The saga gave up on this payment before it was captured: nobody will refund it but us.
-            refund_payment(self._store, self._ledger, self._provider, order_id, correlation_id)
-            return Settlement.REFUNDED
+            return self._refund(order_id, correlation_id)
         order = decide_and_append(self._store, order_id, lambda order: payment_captured(order, payment, correlation_id))
         output = {"paymentId": payment.payment_id, "amount": payment.amount}
         if payment.task_token and self._callbacks.succeed(payment.task_token, output):
             return Settlement.RESUMED
         if order.status in ENDED_UNFULFILLED:  # ended without being paid: the capture is not wanted
-            refund_payment(self._store, self._ledger, self._provider, order_id, correlation_id)
-            return Settlement.REFUNDED
+            return self._refund(order_id, correlation_id)
         return Settlement.NOT_WAITED_ON
+
+    def _refund(self, order_id: str, correlation_id: str) -> Settlement:
+        # A rare path (a payment captured after the saga stopped waiting): the saga's module, and the
+        # inventory, shipping and execution modules it brings, are imported only when it is taken.
+        from orders.saga import refund_payment  # noqa: PLC0415 - off the cold start, see above
+
+        refund_payment(self._store, self._ledger, self._provider, order_id, correlation_id)
+        return Settlement.REFUNDED
 
     def _declined(self, order_id: str, reason: str) -> Settlement:
         payment = self._ledger.settle(order_id, PaymentState.DECLINED)

@@ -28,17 +28,16 @@ SalesPerMinuteTable holds, under one key `id`:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 from orders.analytics import Sale
 from orders.dynamodb import from_item, to_item
+from orders.messages import Fields
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,21 +46,32 @@ if TYPE_CHECKING:
 MARKER_TTL = timedelta(days=7)
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+@dataclass
+class MinuteSales:
+    orders: int = 0
+    revenue: int = 0  # minor units
 
 
-class MinuteSales(_Wire):
-    orders: Annotated[int, Field(ge=0)] = 0
-    revenue: Annotated[int, Field(ge=0)] = 0  # minor units
-
-
-class WindowState(_Wire):
+@dataclass
+class WindowState:
     """What one window has counted so far: the `state` Lambda passes from one invocation to the next."""
 
     first_sequence_number: str | None = None
-    counted: list[str] = Field(default_factory=list)  # event ids
-    sales: dict[str, MinuteSales] = Field(default_factory=dict)  # "<minute>#<currency>" -> totals
+    counted: list[str] = field(default_factory=list)  # event ids
+    sales: dict[str, MinuteSales] = field(default_factory=dict)  # "<minute>#<currency>" -> totals
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> WindowState:
+        """The state as `as_response` wrote it (Lambda hands back the last good one); {} is a new window."""
+        fields = Fields(state, "state")
+        return cls(
+            first_sequence_number=fields.optional_text("firstSequenceNumber"),
+            counted=fields.texts("counted"),
+            sales={
+                key: MinuteSales(totals.integer("orders", default=0), totals.integer("revenue", default=0))
+                for key, totals in fields.objects("sales").items()
+            },
+        )
 
     def start(self, sequence_number: str) -> None:
         """Remember the window's first record (the first batch's first), which names the window once written."""
@@ -79,7 +89,13 @@ class WindowState(_Wire):
         return True
 
     def as_response(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True, exclude_none=True)
+        response: dict[str, Any] = {
+            "counted": list(self.counted),
+            "sales": {key: {"orders": totals.orders, "revenue": totals.revenue} for key, totals in self.sales.items()},
+        }
+        if self.first_sequence_number is not None:
+            response["firstSequenceNumber"] = self.first_sequence_number
+        return response
 
 
 def minute_of(moment: datetime) -> str:

@@ -15,6 +15,10 @@ its signature matches the raw body and its timestamp is within TOLERANCE_SECONDS
 so a captured delivery cannot be replayed later. The provider retries a delivery with the same
 `id`; the queue drops a repeat within its 5-minute deduplication window, and the consumer
 changes nothing twice for a later one.
+
+This module holds what both ends need without pydantic: the API function checks the signature here
+and validates the body with orders.webhook_models (which openapi.json describes); the consumer
+reads the queued body, which that check let through, with `read_delivery`.
 """
 
 from __future__ import annotations
@@ -23,18 +27,21 @@ import hashlib
 import hmac
 import re
 import time
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import ConfigDict, Field
-
-from orders.api_models import ORDER_ID_PATTERN, ApiModel
 from orders.errors import InvalidSignature
+from orders.messages import CURRENCY, Fields, MalformedMessage
+from orders.order import ORDER_ID_PATTERN
 
 TIMESTAMP_HEADER = "Webhook-Timestamp"
 SIGNATURE_HEADER = "Webhook-Signature"
 SIGNATURE_SCHEME = "v1"
 TOLERANCE_SECONDS = 300
+
+# The body's identifiers, for both readers of it (orders.webhook_models carries them into openapi.json).
+WEBHOOK_ID_PATTERN = r"^evt_[A-Za-z0-9_-]{1,124}$"  # also the queue's deduplication id
+PAYMENT_ID_PATTERN = r"^pay_[A-Za-z0-9]{1,100}$"
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
@@ -69,30 +76,48 @@ class PaymentWebhookType(StrEnum):
     FAILED = "payment.failed"
 
 
-class WebhookModel(ApiModel):
-    # The provider's payload grows over time: a field we do not know must not bounce its deliveries.
-    model_config = ConfigDict(extra="ignore")
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A delivery's `data`: how one payment of one order ended."""
+
+    order_id: str  # also the queue's message group id
+    payment_id: str
+    amount: int  # minor units
+    currency: str
+    failure_reason: str | None = None
 
 
-class PaymentWebhookData(WebhookModel):
-    order_id: Annotated[str, Field(pattern=ORDER_ID_PATTERN)]  # also the queue's message group id
-    payment_id: Annotated[str, Field(pattern=r"^pay_[A-Za-z0-9]{1,100}$")]
-    amount: Annotated[int, Field(strict=True, ge=0, description="Minor units (cents)")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
-    failure_reason: Annotated[str | None, Field(min_length=1, max_length=1000)] = None
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One delivery's body, as the payment-events consumer reads it from the queue."""
 
-
-class PaymentWebhook(WebhookModel):
-    """One delivery's body: how one payment ended."""
-
-    id: Annotated[str, Field(pattern=r"^evt_[A-Za-z0-9_-]{1,124}$")]  # also the queue's deduplication id
-    type: PaymentWebhookType
-    created: Annotated[int, Field(strict=True, ge=0)]
-    data: PaymentWebhookData
-
-
-class WebhookReceipt(ApiModel):
-    """The 202 answer: the delivery is queued; the provider can stop retrying it."""
-
-    received: bool
     id: str
+    type: PaymentWebhookType
+    created: int
+    data: PaymentNotice
+
+
+_ORDER_ID = re.compile(ORDER_ID_PATTERN)
+_WEBHOOK_ID = re.compile(WEBHOOK_ID_PATTERN)
+_PAYMENT_ID = re.compile(PAYMENT_ID_PATTERN)
+
+
+def read_delivery(body: str) -> WebhookDelivery:
+    """The queued delivery; raises MalformedMessage for a body the receiving API function would have refused."""
+    fields = Fields.parse(body)
+    data = fields.object("data")
+    kind = fields.text("type")
+    if kind not in PaymentWebhookType:
+        raise MalformedMessage(f"type must be one of {', '.join(PaymentWebhookType)}")
+    return WebhookDelivery(
+        id=fields.text("id", _WEBHOOK_ID),
+        type=PaymentWebhookType(kind),
+        created=fields.integer("created"),
+        data=PaymentNotice(
+            order_id=data.text("orderId", _ORDER_ID),
+            payment_id=data.text("paymentId", _PAYMENT_ID),
+            amount=data.integer("amount"),
+            currency=data.text("currency", CURRENCY),
+            failure_reason=data.optional_text("failureReason"),
+        ),
+    )

@@ -10,7 +10,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from pydantic import ValidationError
 
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
@@ -18,6 +17,7 @@ from local_cloud.queues import QueueMapping
 from orders.analytics import DailyCounters, DailyTotals, Sale, sale_from
 from orders.dynamodb import from_item
 from orders.events import DomainEvent, EventType
+from orders.messages import MalformedMessage
 from tests.support import ALICE, enqueue, item_count, sample_event
 
 
@@ -76,7 +76,7 @@ def test_other_outcomes_are_no_sale(event_type: EventType) -> None:
     ids=["not-json", "no-amount", "no-time-zone", "bad-currency"],
 )
 def test_a_body_that_is_no_readable_event_is_refused(text: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(MalformedMessage):
         sale_from(text)
 
 

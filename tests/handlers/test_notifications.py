@@ -13,7 +13,6 @@ import boto3
 import pytest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from pydantic import ValidationError
 
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
@@ -21,6 +20,7 @@ from local_cloud.queues import QueueMapping
 from orders.analytics import sale_from
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
+from orders.messages import MalformedMessage
 from orders.notifications import Notification, SandboxNotifier, format_amount, notification_for, parse_outcome
 from tests.support import ALICE, BOB, enqueue
 
@@ -129,7 +129,7 @@ def test_amounts_are_shown_in_major_units(amount: int, currency: str, shown: str
     ids=["not-json", "not-an-outcome", "no-customer", "amount-as-text", "no-event-id"],
 )
 def test_a_body_that_is_not_an_outcome_event_is_refused(body: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(MalformedMessage):
         parse_outcome(body)
 
 

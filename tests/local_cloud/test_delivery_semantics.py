@@ -31,7 +31,7 @@ from local_cloud.streams import StreamInvocation, StreamMapping
 from local_cloud.timeline import Timeline
 from local_cloud.watchers import report_invocation
 from orders.payment_events import Settlement
-from orders.webhook import PaymentWebhook, PaymentWebhookType
+from orders.webhook import PaymentWebhookType, WebhookDelivery
 from tests.support import body, sample_event, webhook_secret, with_header
 
 ALWAYS = 1_000  # failures a "poison" collaborator has in store: more than any retry policy allows
@@ -111,11 +111,11 @@ class Settler:
     """Stands between the payment-events consumer and its settler: records every webhook it is asked to settle,
     fails the ones it was told to (as a ledger that is briefly unreachable would), and settles the others for real."""
 
-    settle_for_real: Callable[[PaymentWebhook], Settlement]
+    settle_for_real: Callable[[WebhookDelivery], Settlement]
     failures: dict[str, int] = field(default_factory=dict)  # webhook id -> failures left
     asked: list[str] = field(default_factory=list)
 
-    def settle(self, delivery: PaymentWebhook) -> Settlement:
+    def settle(self, delivery: WebhookDelivery) -> Settlement:
         self.asked.append(delivery.id)
         if self.failures.get(delivery.id, 0) > 0:
             self.failures[delivery.id] -= 1

@@ -1,0 +1,121 @@
+"""A function's module imports only what its handler uses: each import is paid at every cold start.
+
+Each handler module is imported in a fresh interpreter, as Lambda does, and what it pulled into
+sys.modules is held against what that function is allowed. `make bench` measures what the imports
+cost; this keeps an unneeded one from creeping back (a consumer importing the API's models, say).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from functools import cache
+
+import pytest
+
+from local_cloud.template import ROOT, Template
+from orders.config import Setting
+from scripts.openapi import routes_in_template
+
+# The packages whose import costs a cold start most, beyond boto3 and Powertools' Logger (which also
+# imports Metrics and Tracer): each function may import only those it is listed with.
+COSTLY = (
+    "pydantic",
+    "aws_lambda_powertools.event_handler",
+    "aws_lambda_powertools.utilities.batch",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.parameters",
+    "aws_lambda_powertools.utilities.parser",
+    "asyncio",
+)
+API = {"pydantic", "aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
+BATCH = {"aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
+ALLOWED: dict[str, set[str]] = {
+    "PlaceOrderFunction": API | {"aws_lambda_powertools.utilities.idempotency"},
+    "CancelOrderFunction": API,
+    "GetOrderFunction": API,
+    "ListOrdersFunction": API,
+    "ReceivePaymentWebhookFunction": API | {"aws_lambda_powertools.utilities.parameters"},
+    "ProjectOrdersFunction": BATCH,
+    "ProcessPaymentEventsFunction": BATCH,
+    "SendNotificationsFunction": BATCH | {"aws_lambda_powertools.utilities.idempotency"},
+    "RecordAnalyticsFunction": BATCH,
+    "AggregateSalesFunction": BATCH,
+    "PublishEventsFunction": set(),
+    "ReconcileOrdersFunction": set(),
+    "ReserveInventoryFunction": set(),
+    "RequestPaymentFunction": set(),
+    "ArrangeShipmentFunction": set(),
+    "CompleteOrderFunction": set(),
+    "RefundPaymentFunction": set(),
+    "ReleaseInventoryFunction": set(),
+    "FailOrderFunction": set(),
+}
+# Layer modules a function needs on a rare path only, imported there: a refund after the saga stopped waiting.
+DEFERRED: dict[str, set[str]] = {"ProcessPaymentEventsFunction": {"orders.saga"}}
+# The layer's modules that describe HTTP requests and answers: the API functions' alone.
+API_MODULES = {"orders.api", "orders.api_models", "orders.webhook_models"}
+
+PRINT_MODULES = (
+    "import importlib, json, sys; sys.path[:0] = sys.argv[2:]; importlib.import_module(sys.argv[1]);"
+    " print(json.dumps(sorted(sys.modules)))"
+)
+
+
+@cache
+def template() -> Template:
+    return Template.load()
+
+
+@cache
+def api_functions() -> frozenset[str]:
+    return frozenset(routes_in_template(template()).values())
+
+
+def imported_by(logical_id: str) -> set[str]:
+    """Every module in sys.modules once a fresh interpreter has imported the function's handler module."""
+    module = str(template().properties(logical_id)["Handler"]).rsplit(".", 1)[0]
+    code_path = template().code_path(logical_id)
+    # Import needs only the variables set, not their values (no AWS call is made at import).
+    environment = {setting.value: "1" for setting in Setting} | {"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin"}
+    completed = subprocess.run(  # noqa: S603 - this interpreter, importing the project's own handler
+        [sys.executable, "-c", PRINT_MODULES, module, str(code_path), str(ROOT / "layer")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    modules: list[str] = json.loads(completed.stdout)
+    return set(modules)
+
+
+def within(modules: set[str], package: str) -> bool:
+    return any(module == package or module.startswith(f"{package}.") for module in modules)
+
+
+def test_every_function_of_the_template_is_listed() -> None:
+    assert set(ALLOWED) == set(template().of_type("AWS::Lambda::Function"))
+
+
+@pytest.mark.parametrize("logical_id", sorted(ALLOWED))
+def test_a_function_imports_only_the_costly_packages_it_uses(logical_id: str) -> None:
+    modules = imported_by(logical_id)
+
+    imported = {package for package in COSTLY if within(modules, package)}
+
+    assert imported <= ALLOWED[logical_id], f"{logical_id} imports {sorted(imported - ALLOWED[logical_id])}"
+    assert not modules & DEFERRED.get(logical_id, set()), f"{logical_id} imports a rare path's module at init"
+    if logical_id not in api_functions():
+        assert not within(modules, "pydantic"), f"{logical_id} parses no HTTP request: no pydantic"
+        assert not within(modules, "aws_lambda_powertools.event_handler"), logical_id
+        assert not modules & API_MODULES, f"{logical_id} imports {sorted(modules & API_MODULES)}"
+
+
+def test_the_api_functions_are_those_the_template_routes() -> None:
+    """The allowances above assume which functions serve HTTP: the template decides that."""
+    assert api_functions() == {
+        name for name, allowed in ALLOWED.items() if "aws_lambda_powertools.event_handler" in allowed
+    }
