@@ -17,6 +17,8 @@ OUTCOME ?= succeeded
 # sam local runs what this host runs natively; deployments stay arm64 (the template's default).
 LOCAL_ARCHITECTURE := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 LOCAL_BUILD := .aws-sam/local-$(LOCAL_ARCHITECTURE)
+# The local templates template.yaml nests (AWS::Serverless::Application): linted as template.yaml is.
+NESTED_TEMPLATES := $(sort $(wildcard stacks/*.yaml))
 SAM_LOCAL := PYTHONPATH=layer $(BIN)/python -m scripts.sam_local --template $(LOCAL_BUILD)/template.yaml
 
 export SAM_CLI_TELEMETRY := 0
@@ -90,9 +92,10 @@ lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 	$(BIN)/sam validate --lint
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
 	$(ACTIONLINT_VENV)/bin/actionlint
 
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
@@ -157,8 +160,8 @@ bench: build ## Cold init, AWS calls and code size per function; local cloud lat
 openapi: install ## Regenerate openapi.json from the API functions' resolvers
 	PYTHONPATH=layer $(BIN)/python -m scripts.openapi
 
-schemas: install ## Copy schemas/*.json into the template's schema registry resources
-	$(BIN)/python -m scripts.sync_schemas
+schemas: install ## Write the schema registry's stack (stacks/event-catalogue.yaml) from the event records in layer/orders/events.py
+	PYTHONPATH=layer $(BIN)/python -m scripts.event_catalogue
 
 seed: install ## Stock the inventory table from seed/inventory.json: STACK=<deployed stack>, or the local cloud
 	PYTHONPATH=layer $(BIN)/python -m scripts.seed_inventory $(if $(STACK),--stack $(STACK))

@@ -11,36 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 from orders.dynamodb import from_item, to_item
-from orders.events import EventType
+from orders.events import DomainEvent, EventType, OrderCompleted
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
-
-
-class _Envelope(_Wire):
-    """The envelope fields analytics reads; any event type is accepted here and filtered after."""
-
-    event_id: Annotated[str, Field(min_length=1)]
-    type: str
-    occurred_at: AwareDatetime
-    data: dict[str, Any]
-
-
-class _SaleData(_Wire):
-    amount: Annotated[int, Field(ge=0, strict=True)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
 @dataclass(frozen=True)
@@ -56,24 +36,23 @@ class Sale:
 def sale_from(body: str) -> Sale | None:
     """The sale an outcome event's JSON records; None for any event other than OrderCompleted.
 
-    Raises pydantic's ValidationError when `body` is not an event envelope, or is an
-    OrderCompleted without a valid amount and currency.
+    Raises ValueError (orders.wire.ContractViolation for a broken contract) when `body` is not an
+    event envelope of its type's contract.
     """
-    timed = timed_sale_from(_Envelope.model_validate_json(body))
+    timed = timed_sale_from(DomainEvent.from_json(body))
     return None if timed is None else timed[0]
 
 
-def timed_sale_from(envelope: Mapping[str, Any] | _Envelope) -> tuple[Sale, datetime] | None:
+def timed_sale_from(envelope: Mapping[str, Any] | DomainEvent) -> tuple[Sale, datetime] | None:
     """The sale an event envelope records and when (UTC) it happened; None for any event but OrderCompleted.
 
-    Raises pydantic's ValidationError as `sale_from` does.
+    Raises ValueError as `sale_from` does.
     """
-    event = envelope if isinstance(envelope, _Envelope) else _Envelope.model_validate(envelope)
-    if event.type != EventType.ORDER_COMPLETED:
-        return None
-    data = _SaleData.model_validate(event.data)
-    occurred_at = event.occurred_at.astimezone(UTC)
-    return Sale(event.event_id, occurred_at.date(), data.currency, data.amount), occurred_at
+    event = envelope if isinstance(envelope, DomainEvent) else DomainEvent.from_envelope(envelope)
+    if event.type is not EventType.ORDER_COMPLETED:
+        return None  # not a sale, and its data is not read: this consumer holds no other type to its contract
+    completed = event.data_as(OrderCompleted)
+    return Sale(event.event_id, event.moment.date(), completed.currency, completed.amount), event.moment
 
 
 @dataclass(frozen=True)

@@ -7,83 +7,26 @@ SQS message body is exactly `DomainEvent.envelope()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic.alias_generators import to_camel
 
-from orders.events import EventType
+from orders.events import DomainEvent, EventType, OrderCancelled, OrderCompleted, OrderExpired, OrderFailed
+from orders.wire import ContractViolation
 
-NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-class _Wire(BaseModel):
-    """camelCase on the wire and in dumps: Powertools idempotency keys on the dump (`eventId`).
-
-    Unknown fields are ignored, so a producer can add one without failing its consumers.
-    """
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, frozen=True)
+OUTCOMES = frozenset(
+    {EventType.ORDER_COMPLETED, EventType.ORDER_FAILED, EventType.ORDER_CANCELLED, EventType.ORDER_EXPIRED}
+)
 
 
-class CompletedData(_Wire):
-    customer_id: NonEmpty
-    amount: Annotated[int, Field(ge=0, strict=True, description="minor units (cents)")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-
-
-class FailedData(_Wire):
-    customer_id: NonEmpty
-    reason: NonEmpty
-    error: NonEmpty
-
-
-class EndedData(_Wire):
-    """Cancelled or expired: the order ended before completion, for `reason`."""
-
-    customer_id: NonEmpty
-    reason: NonEmpty
-
-
-class _Outcome(_Wire):
-    event_id: NonEmpty
-    order_id: NonEmpty
-    version: Annotated[int, Field(ge=1)]
-    occurred_at: AwareDatetime
-    correlation_id: NonEmpty
-
-
-class OrderCompletedEvent(_Outcome):
-    type: Literal[EventType.ORDER_COMPLETED]
-    data: CompletedData
-
-
-class OrderFailedEvent(_Outcome):
-    type: Literal[EventType.ORDER_FAILED]
-    data: FailedData
-
-
-class OrderCancelledEvent(_Outcome):
-    type: Literal[EventType.ORDER_CANCELLED]
-    data: EndedData
-
-
-class OrderExpiredEvent(_Outcome):
-    type: Literal[EventType.ORDER_EXPIRED]
-    data: EndedData
-
-
-OutcomeEvent = Annotated[
-    OrderCompletedEvent | OrderFailedEvent | OrderCancelledEvent | OrderExpiredEvent, Field(discriminator="type")
-]
-_outcome = TypeAdapter[OutcomeEvent](OutcomeEvent)
-
-
-def parse_outcome(body: str) -> OutcomeEvent:
-    """The outcome event an SQS body carries; raises pydantic's ValidationError for anything else."""
-    return _outcome.validate_json(body)
+def parse_outcome(body: str) -> DomainEvent:
+    """The outcome event an SQS body carries; raises ValueError (ContractViolation) for anything else."""
+    event = DomainEvent.from_json(body)
+    if event.type not in OUTCOMES:
+        raise ContractViolation(f"type is {event.type}, not an order outcome")
+    event.record()  # its data too: a notification reads it
+    return event
 
 
 @dataclass(frozen=True)
@@ -108,24 +51,26 @@ def format_amount(amount: int, currency: str) -> str:
     return f"{amount // 100}.{amount % 100:02d} {currency}"
 
 
-def notification_for(outcome: OutcomeEvent) -> Notification:
+def notification_for(outcome: DomainEvent) -> Notification:
     """What the customer is told about how their order ended."""
     order = outcome.order_id
-    match outcome:
-        case OrderCompletedEvent(data=data):
+    match outcome.record():
+        case OrderCompleted(customer_id=customer, amount=amount, currency=currency):
             subject = f"Your order {order} is complete"
-            text = f"Thank you! Your order {order} of {format_amount(data.amount, data.currency)} is complete."
-        case OrderFailedEvent(data=data):
+            text = f"Thank you! Your order {order} of {format_amount(amount, currency)} is complete."
+        case OrderFailed(customer_id=customer, reason=reason):
             # `error` names the internal failure (PaymentDeclined, ...); the customer reads `reason`.
             subject = f"We could not complete your order {order}"
-            text = f"Your order {order} could not be completed: {data.reason}. Anything you paid is refunded."
-        case OrderCancelledEvent(data=data):
+            text = f"Your order {order} could not be completed: {reason}. Anything you paid is refunded."
+        case OrderCancelled(customer_id=customer, reason=reason):
             subject = f"Your order {order} is cancelled"
-            text = f"Your order {order} is cancelled: {data.reason}."
-        case OrderExpiredEvent(data=data):
+            text = f"Your order {order} is cancelled: {reason}."
+        case OrderExpired(customer_id=customer, reason=reason):
             subject = f"Your order {order} has expired"
-            text = f"Your order {order} was not completed in time and has expired: {data.reason}."
-    return Notification(outcome.event_id, order, outcome.data.customer_id, subject, text)
+            text = f"Your order {order} was not completed in time and has expired: {reason}."
+        case _:
+            raise ContractViolation(f"type is {outcome.type}, not an order outcome")
+    return Notification(outcome.event_id, order, customer, subject, text)
 
 
 class Notifier(Protocol):
