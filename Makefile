@@ -128,7 +128,7 @@ bootstrap: install ## sam pipeline bootstrap for GitHub OIDC: STAGE=dev|prod GIT
 		--github-org $(GITHUB_ORG) --github-repo $(GITHUB_REPO) --deployment-branch main --no-create-image-repository \
 		--no-interactive
 
-deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, sam delete
+deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, its deletion
 	PYTHONPATH=layer $(BIN)/python -m scripts.deploy_check
 
 e2e: install ## The end-to-end suite against a deployed stack: STACK=<name> (TARGET=aws, or ministack with AWS_ENDPOINT_URL)

@@ -72,9 +72,23 @@ def _with_parameters(value: Any, passed: dict[str, Any]) -> Any:
         return passed[value["Ref"]]
     if set(value) == {"Fn::Sub"}:
         text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
-        used = {name: passed[name] for name in re.findall(r"\$\{([^!}.][^}.]*)\}", text) if name in passed}
         variables = {name: _with_parameters(item, passed) for name, item in variables.items()}
-        return {"Fn::Sub": [text, used | variables]} if used or variables else value
+
+        def inline(match: re.Match[str]) -> str:
+            """`${Param}` as the text it stands for (`${Name}`, `${Name.Attr}`) when the parent passes a Ref/GetAtt."""
+            name = match.group(1)
+            given = passed.get(name) if name not in variables else None
+            if isinstance(given, dict) and set(given) == {"Ref"}:
+                return "${" + str(given["Ref"]) + "}"
+            if isinstance(given, dict) and set(given) == {"Fn::GetAtt"}:
+                target = given["Fn::GetAtt"]
+                return "${" + (target if isinstance(target, str) else ".".join(target)) + "}"
+            if given is not None:
+                variables[name] = given
+            return match.group(0)
+
+        text = re.sub(r"\$\{([^!}.][^}.]*)\}", inline, text)
+        return {"Fn::Sub": [text, variables] if variables else text}
     return {key: _with_parameters(item, passed) for key, item in value.items()}
 
 
