@@ -76,10 +76,10 @@ replay: install ## Replay the bus archive onto the bus: FROM=<ISO time> [TO=<ISO
 	PYTHONPATH=layer $(BIN)/python -m scripts.replay --from $(FROM) $(if $(TO),--to $(TO)) $(if $(STACK),--stack $(STACK))
 
 console-test: install $(CHROMIUM) ## The console's browser tests only
-	$(BIN)/pytest tests/e2e/test_console.py
+	$(BIN)/pytest tests/local_cloud/test_console.py
 
 screenshots: install $(CHROMIUM) ## The README's console screenshots, taken by its browser tests, into docs/screenshots
-	CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e/test_console.py
+	CONSOLE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/local_cloud/test_console.py
 
 
 $(CHROMIUM):

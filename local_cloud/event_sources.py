@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from local_cloud.provision import Cloud
+from local_cloud.cloud import Cloud
 from local_cloud.queues import Invocation, QueueMapping
 from local_cloud.streams import StreamInvocation, StreamMapping
 

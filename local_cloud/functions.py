@@ -16,7 +16,8 @@ from local_cloud.environment import temporary_environment
 from local_cloud.template import PSEUDO_PARAMETERS, function_name_of
 
 if TYPE_CHECKING:
-    from local_cloud.provision import Cloud
+    # Only the provisioned stack: the Cloud that holds the registry is built on this module.
+    from local_cloud.stack import Stack as Cloud
 
 # One invocation at a time in this process, like one Lambda sandbox: each swaps os.environ for its own.
 # Re-entrant, because a handler's AWS call can synchronously lead to another function's invocation.

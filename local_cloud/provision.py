@@ -9,28 +9,17 @@ from __future__ import annotations
 import functools
 import json
 import secrets
-import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_powertools_caches
 from cfnlint.decode import cfn_yaml
-from moto import mock_aws
-from moto.core.config import DefaultConfig
 
-from local_cloud import cognito, schedules
-from local_cloud.environment import temporary_environment
-from local_cloud.functions import FunctionRegistry
-from local_cloud.lambda_bridge import invoke_in_process
-from local_cloud.rule_targets import deliver_rule_targets
-from local_cloud.template import PSEUDO_PARAMETERS, REGION, ROOT, Template
-
-Attributes = dict[str, Any]
-Provisioner = Callable[[str, dict[str, Any]], tuple[Any, Attributes]]
+from local_cloud import cognito
+from local_cloud.cloud import Cloud
+from local_cloud.scheduler import provisioner as scheduler
+from local_cloud.stack import Attributes, Provisioner
+from local_cloud.template import PSEUDO_PARAMETERS, ROOT, Template
 
 # Types that exist only to wire things together or to describe them; locally they have no behaviour.
 NOTHING_TO_PROVISION = frozenset(
@@ -57,13 +46,13 @@ EMULATED_HERE = {
 
 
 @functools.cache
-def _client(service: str) -> Any:
+def aws_client(service: str) -> Any:
     """One client per service for a provisioning run (creating one costs more than most calls it makes)."""
     return boto3.client(service)  # type: ignore[call-overload]  # stubs type literal service names only
 
 
 def _table(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    client = _client("dynamodb")
+    client = aws_client("dynamodb")
     request: dict[str, Any] = {
         "TableName": properties.get("TableName", logical_id),
         "AttributeDefinitions": properties["AttributeDefinitions"],
@@ -103,7 +92,7 @@ _QUEUE_ATTRIBUTES = (
 
 
 def _queue(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    client = _client("sqs")
+    client = aws_client("sqs")
     fifo = bool(properties.get("FifoQueue"))
     name = properties.get("QueueName", logical_id + (".fifo" if fifo else ""))
     attributes: dict[Any, str] = {
@@ -121,7 +110,7 @@ def _queue(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes
 
 def _event_bus(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
     name = properties.get("Name", logical_id)
-    arn = _client("events").create_event_bus(Name=name)["EventBusArn"]
+    arn = aws_client("events").create_event_bus(Name=name)["EventBusArn"]
     return name, {"Arn": arn, "Name": name}
 
 
@@ -132,12 +121,12 @@ def _topic(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes
     if properties.get("FifoTopic"):
         attributes["FifoTopic"] = "true"
     name = properties.get("TopicName", logical_id)
-    arn = _client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    arn = aws_client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
     return arn, {"TopicArn": arn, "TopicName": name}
 
 
 def _kms_key(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    key = _client("kms").create_key(
+    key = aws_client("kms").create_key(
         Description=properties.get("Description", logical_id), Policy=json.dumps(properties["KeyPolicy"])
     )["KeyMetadata"]
     return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
@@ -145,7 +134,7 @@ def _kms_key(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribut
 
 def _log_group(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
     name = properties.get("LogGroupName", f"/local/{logical_id}")
-    client = _client("logs")
+    client = aws_client("logs")
     client.create_log_group(logGroupName=name)
     if "RetentionInDays" in properties:
         client.put_retention_policy(logGroupName=name, retentionInDays=int(properties["RetentionInDays"]))
@@ -192,7 +181,7 @@ def _state_machine(logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
     for name, value in properties.get("DefinitionSubstitutions", {}).items():
         definition = definition.replace("${" + name + "}", str(value))
     name = properties.get("StateMachineName", logical_id)
-    arn = _client("stepfunctions").create_state_machine(
+    arn = aws_client("stepfunctions").create_state_machine(
         name=name,
         definition=json.dumps(cfn_yaml.loads(definition)),  # the ASL may be YAML; the API takes JSON
         roleArn=properties["RoleArn"],
@@ -202,7 +191,7 @@ def _state_machine(logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
 
 
 def _rule(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    events = _client("events")
+    events = aws_client("events")
     name = properties.get("Name", logical_id)
     bus = properties.get("EventBusName", "default")
     request: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": properties.get("State", "ENABLED")}
@@ -223,7 +212,7 @@ def _archive(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribut
         request["EventPattern"] = json.dumps(properties["EventPattern"])
     if "RetentionDays" in properties:
         request["RetentionDays"] = int(properties["RetentionDays"])
-    arn = _client("events").create_archive(**request)["ArchiveArn"]
+    arn = aws_client("events").create_archive(**request)["ArchiveArn"]
     return request["ArchiveName"], {"Arn": arn}
 
 
@@ -235,7 +224,7 @@ def _subscription(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
     }
     if "FilterPolicyScope" in attributes:
         attributes["FilterPolicyScope"] = str(properties["FilterPolicyScope"])
-    arn = _client("sns").subscribe(
+    arn = aws_client("sns").subscribe(
         TopicArn=properties["TopicArn"],
         Protocol=properties["Protocol"],
         Endpoint=properties["Endpoint"],
@@ -246,7 +235,7 @@ def _subscription(_logical_id: str, properties: dict[str, Any]) -> tuple[Any, At
 
 
 def _kinesis_stream(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    client = _client("kinesis")
+    client = aws_client("kinesis")
     name = properties.get("Name", logical_id)
     request: dict[str, Any] = {"StreamName": name, "StreamModeDetails": properties.get("StreamModeDetails", {})}
     if properties.get("ShardCount") is not None:  # !Ref AWS::NoValue resolves to None
@@ -269,7 +258,7 @@ def _secret(logical_id: str, properties: dict[str, Any]) -> tuple[Any, Attribute
     if value is None:
         # GenerateSecretString: a fresh random value, as Secrets Manager would make one.
         value = secrets.token_urlsafe(int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32)))
-    arn = _client("secretsmanager").create_secret(Name=properties.get("Name", logical_id), SecretString=value)["ARN"]
+    arn = aws_client("secretsmanager").create_secret(Name=properties.get("Name", logical_id), SecretString=value)["ARN"]
     return arn, {"Id": arn}
 
 
@@ -292,29 +281,14 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::Kinesis::Stream": _kinesis_stream,
     **cognito.PROVISIONERS,
-    **schedules.PROVISIONERS,
+    **scheduler.PROVISIONERS,
 }
-
-
-@dataclass
-class Cloud:
-    """What `provision` made: the template with its local values, and what it could not make."""
-
-    template: Template
-    not_provisioned: dict[str, str] = field(default_factory=dict)  # logical id -> resource type
-
-    def physical_id(self, logical_id: str) -> Any:
-        return self.template.physical_ids[logical_id]
-
-    @cached_property
-    def functions(self) -> FunctionRegistry:
-        return FunctionRegistry(self)
 
 
 def provision(template: Template) -> Cloud:
     """Create every resource a provisioner exists for, each after the resources it refers to."""
     cloud = Cloud(template)
-    _client.cache_clear()  # this run's clients: the endpoint and credentials may differ from the last run's
+    aws_client.cache_clear()  # this run's clients: the endpoint and credentials may differ from the last run's
     # Warm handlers' cached secrets and clients belong to the previous cloud.
     clear_powertools_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
     pending = {
@@ -344,67 +318,3 @@ def provision(template: Template) -> Cloud:
         if not progressed:
             raise LookupError(f"cannot resolve references of {sorted(pending)}")
     return cloud
-
-
-# Credentials moto accepts; set so that a real profile or endpoint in the shell is never used.
-FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-}
-
-
-def fake_account(endpoint: str | None = None) -> dict[str, str | None]:
-    """An environment that cannot reach a real account: fake credentials, no profile, AWS at `endpoint` or mocked."""
-    return FAKE_CREDENTIALS | {"AWS_PROFILE": None, "AWS_ENDPOINT_URL": endpoint}
-
-
-# moto runs state machines (instead of only recording executions) when asked to.
-MOTO_CONFIG: DefaultConfig = {"stepfunctions": {"execute_state_machine": True}}
-
-
-@contextmanager
-def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud]:
-    """template.yaml provisioned on in-process moto, with fake credentials, restored on exit.
-
-    `parameters` override the template's defaults, as `sam deploy --parameter-overrides` would.
-    The template's functions answer moto's Lambda Invoke, and rules deliver to state machines and topics.
-    """
-    with ExitStack() as stack:
-        stack.enter_context(temporary_environment(fake_account()))
-        stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        cloud = provision(Template.load(overrides=parameters))
-        stack.enter_context(invoke_in_process(cloud.functions))
-        stack.enter_context(deliver_rule_targets())
-        stack.callback(_stop_running_executions, cloud)  # first on exit, while this cloud's moto still answers
-        yield cloud
-
-
-def _stop_running_executions(cloud: Cloud) -> None:
-    """Stop what is still running, so no execution of this cloud takes another step in the next one.
-
-    moto runs each execution in a thread of its own that outlives the cloud: a saga left running by one test
-    went on, after its task returned, to compensate an order of the same id in the next test's tables.
-    A stopped execution takes no further state (its current task still returns).
-    """
-    states = _client("stepfunctions")
-    for machine in _machines(cloud):
-        pages = states.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
-        for page in pages:
-            for execution in page["executions"]:
-                _stop(states, execution["executionArn"])
-
-
-def _stop(states: Any, execution_arn: str, attempts: int = 40) -> None:
-    for _ in range(attempts):
-        try:
-            states.stop_execution(executionArn=execution_arn, cause="the local cloud stopped")
-            return
-        except AttributeError:  # moto: the execution's thread has not set up its state yet; it will in a moment
-            time.sleep(0.05)
-
-
-def _machines(cloud: Cloud) -> list[str]:
-    return [cloud.physical_id(name) for name in cloud.template.of_type("AWS::StepFunctions::StateMachine")]

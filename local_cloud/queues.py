@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -21,7 +21,7 @@ from local_cloud.functions import lambda_environment
 from local_cloud.template import ROOT
 
 if TYPE_CHECKING:
-    from local_cloud.provision import Cloud
+    from local_cloud.cloud import Cloud
 
 ENV_VARS_FILE = ROOT / ".local" / "sam-env-vars.json"
 DOCKER_BRIDGE = "docker0"

@@ -27,26 +27,26 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import boto3
 from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from local_cloud import cognito, schedules
-from local_cloud.api_gateway import ApiGateway, Exchange
-from local_cloud.console import serving_console
+from drivers.customers import DemoCustomer
+from local_cloud.account import fake_account
+from local_cloud.api_gateway.gateway import ApiGateway, Exchange
+from local_cloud.cloud import Cloud
+from local_cloud.demo_account import id_token, seed_demo_customers, seed_demo_stock
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.lambda_bridge import invoke_in_process
-from local_cloud.listening import API, AWS, CONSOLE, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
-from local_cloud.provision import Cloud, fake_account, provision
+from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
+from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import bridge_address
+from local_cloud.scheduler.firing import Schedules
 from local_cloud.template import ROOT, Template
 from local_cloud.timeline import Timeline, json_field, order_id_in
 from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
-from orders.inventory import Inventory
-from scripts.seed_inventory import seed_inventory
 
 DELIVERY_SECONDS = 0.05  # how often streams and queues are polled: Lambda's pollers are about this eager
 WATCH_SECONDS = 0.25  # how often executions and DLQs are looked at
@@ -64,9 +64,9 @@ class LocalCloud:
     control_url: str
     timeline: Timeline
     sources: EventSources
-    schedules: schedules.Schedules
-    customers: dict[str, cognito.DemoCustomer]
-    console_url: str | None = None
+    schedules: Schedules
+    customers: dict[str, DemoCustomer]
+    console_url: str | None = None  # set by whoever serves the console (local_cloud.console)
 
     @property
     def api_url(self) -> str:
@@ -75,7 +75,7 @@ class LocalCloud:
     def token(self, customer: str) -> str:
         """A fresh Cognito ID token for a demo customer ("alice" or "bob")."""
         login = self.customers[customer]
-        return cognito.id_token(self.cloud, login.username, login.password)
+        return id_token(self.cloud, login.username, login.password)
 
     def outputs(self) -> dict[str, str]:
         """The template's outputs with local values; URLs of the API point at the local API."""
@@ -228,23 +228,20 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     parameters: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
     watch_code: bool = True,
-    console_port: int | None = None,
 ) -> Iterator[LocalCloud]:
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that).
 
     PortUnavailable, before anything starts, if a port is taken.
     """
     timeline = timeline or Timeline()
-    ensure_free(
-        {API: api_port, AWS: aws_port, CONTROL: control_port} | ({CONSOLE: console_port} if console_port else {})
-    )
+    ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
         endpoint = stack.enter_context(local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
         stack.enter_context(watch_the_bus(timeline))
-        seed_inventory(Inventory(boto3.client("dynamodb"), cloud.physical_id("InventoryTable")))
+        seed_demo_stock(cloud)
         for logical_id in cloud.template.of_type("AWS::Lambda::Function"):
             cloud.functions.get(logical_id)  # warm, as Lambda sandboxes would be after the first requests
         api = ApiGateway(cloud, HOST, api_port, observe=partial(_report_exchange, timeline))
@@ -257,8 +254,8 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
             control_url="",
             timeline=timeline,
             sources=EventSources(cloud, observe=partial(report_invocation, timeline)),
-            schedules=schedules.Schedules(cloud),
-            customers=cognito.seed_demo_customers(cloud),
+            schedules=Schedules(cloud),
+            customers=seed_demo_customers(cloud),
         )
         control = LoopbackHTTPServer((HOST, control_port), partial(_ControlHandler, local=local))
         local.control_url = f"http://{HOST}:{control.server_address[1]}"
@@ -268,8 +265,6 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         api.start()
         threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
         delivery.start()
-        if console_port is not None:  # `make local` serves the console; a test that drives it asks for one
-            local.console_url = stack.enter_context(serving_console(local, console_port))
         yield local
 
 

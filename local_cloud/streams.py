@@ -48,8 +48,8 @@ from typing import Any
 
 import boto3
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 
 Record = dict[str, Any]
 Lane = tuple[str, int]  # shard id, and which of its ParallelizationFactor lanes

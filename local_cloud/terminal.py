@@ -17,6 +17,8 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
+from local_cloud.cognito import user_pool_client_id
+from local_cloud.console import serving_console
 from local_cloud.listening import PortUnavailable
 from local_cloud.provision import EMULATED_HERE
 from local_cloud.sam_env import ENV_VARS_FILE, container_endpoint, env_vars, write_env_vars
@@ -70,8 +72,6 @@ def banner(local: LocalCloud, env_file: Path = ENV_VARS_FILE) -> str:
 
 
 def _client_id(local: LocalCloud) -> str:
-    from local_cloud.cognito import user_pool_client_id  # noqa: PLC0415 - only the banner needs it
-
     return user_pool_client_id(local.cloud)
 
 
@@ -139,10 +139,10 @@ def serve(api_port: int, aws_port: int, control_port: int, console_port: int, *,
     try:
         with (
             handler_logs_in_file(),
-            running_local_cloud(
-                api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code, console_port=console_port
-            ) as local,
+            running_local_cloud(api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code) as local,
+            serving_console(local, console_port) as console_url,
         ):
+            local.console_url = console_url
             stopper.serving = True
             env_file = write_env_vars(env_vars(local.cloud, local.aws_endpoint))
             _say(banner(local, env_file))

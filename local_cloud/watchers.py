@@ -18,7 +18,7 @@ import boto3
 from moto.events.models import EventsBackend, Rule
 from moto.events.utils import EventMessageType
 
-from local_cloud.provision import Cloud
+from local_cloud.cloud import Cloud
 from local_cloud.queues import Invocation
 from local_cloud.streams import StreamInvocation
 from local_cloud.timeline import Timeline, json_field, order_id_in, parsed_json

@@ -58,9 +58,10 @@ from unittest import mock
 
 from botocore.client import BaseClient
 
+from drivers.sample_events import sample_event
+from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.functions import lambda_environment, load_function
-from local_cloud.provision import FAKE_CREDENTIALS, in_process_cloud
-from local_cloud.sample_events import sample_event
+from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
 from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
 

@@ -2,9 +2,9 @@
 
 The local cloud runs in this process (`running_local_cloud` on free ports, its timeline kept silently,
 no code watching), and every figure is taken as a client takes it: through the API and the signed
-payment webhook, with local_cloud.client. Behind the API everything shares this one interpreter:
-moto as an HTTP server, the handlers (one invocation at a time, as in one sandbox), the delivery loop
-and the benchmark's own client threads.
+payment webhook, with drivers.api_client and drivers.payment_provider. Behind the API everything shares
+this one interpreter: moto as an HTTP server, the handlers (one invocation at a time, as in one sandbox),
+the delivery loop and the benchmark's own client threads.
 
 - One order at a time: each is placed with POST /orders under a fresh Idempotency-Key, paid as soon
   as the saga asks (the payment provider watches its payments table every 50 ms, then sends the
@@ -16,7 +16,7 @@ and the benchmark's own client threads.
   polls until a final status, then places the next; afterwards every queue of the template,
   dead-letter queues included, is looked at.
 - Connection bursts, first, on a quiet cloud: BURST_CONNECTIONS connections opened at the same moment,
-  each sending one GET /orders (local_cloud.load; the customer has no orders yet), BURST_ROUNDS times
+  each sending one GET /orders (drivers.load; the customer has no orders yet), BURST_ROUNDS times
   each; how many were reset, dropped (not accepted at the first SYN: the listen backlog overflowed) or
   left unanswered, and how long the last answer took (the answers come one invocation at a time).
 
@@ -45,12 +45,13 @@ from urllib.parse import urlsplit
 
 import boto3
 
-from local_cloud.load import Burst, burst
-from local_cloud.sample_events import sample_event
+from drivers.load import Burst, burst
+from drivers.sample_events import sample_event
 from local_cloud.template import ROOT
 
 if TYPE_CHECKING:
-    from local_cloud.client import Customer, PaymentProvider
+    from drivers.api_client import Customer
+    from drivers.payment_provider import PaymentProvider
     from local_cloud.server import LocalCloud
 
 ORDER_EVENT = "place_order/valid.json"
@@ -180,7 +181,7 @@ def place(customer: Customer, order: dict[str, Any]) -> tuple[str, float]:
 
 def pay_and_finish(customer: Customer, provider: PaymentProvider, order_id: str) -> str:
     """Pay as soon as the saga asks, then poll GET until a final status; returns it, or what happened instead."""
-    from local_cloud.client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.api_client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
     from orders.webhook import PaymentWebhookType  # noqa: PLC0415 - as above
 
     paid = "webhook accepted"
@@ -349,7 +350,8 @@ def measure_run(
 
 def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
     """Start the local cloud in-process, take every figure over HTTP, stop it. The layer must be on sys.path."""
-    from local_cloud.client import Customer, PaymentProvider  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
     from local_cloud.server import running_local_cloud  # noqa: PLC0415 - as above
     from local_cloud.timeline import Timeline  # noqa: PLC0415 - as above
 
@@ -451,7 +453,7 @@ def print_bursts(bursts: list[Burst]) -> None:
 
 
 def print_run(run: RunResult) -> None:
-    from local_cloud.client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.api_client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
 
     final = sum(count for status, count in run.outcomes.items() if status in FINAL_STATUSES)
     print(

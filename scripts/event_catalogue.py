@@ -42,6 +42,7 @@ Resources:
 
 def schema_resource(event_type: EventType) -> str:
     content = json.dumps(json_schema(event_type), indent=2)
+    article = "an" if event_type.value[0] in "AEIOU" else "a"
     return (
         f"\n  {event_type.value}Schema:\n"
         "    Type: AWS::EventSchemas::Schema\n"
@@ -49,7 +50,7 @@ def schema_resource(event_type: EventType) -> str:
         "      RegistryName: !GetAtt OrdersSchemaRegistry.RegistryName\n"
         f'      SchemaName: !Sub "${{ServiceName}}@{event_type.value}"\n'
         "      Type: JSONSchemaDraft4\n"
-        f"      Description: The detail of an {event_type.value} event.\n"
+        f"      Description: The detail of {article} {event_type.value} event.\n"
         "      Content: |\n" + "".join(f"{CONTENT_INDENT}{line}\n" for line in content.splitlines())
     )
 

@@ -11,8 +11,9 @@ import json
 import re
 from typing import Any
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import load_function
-from local_cloud.provision import Cloud, in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
 from orders import webhook
 

@@ -2,7 +2,7 @@
 
 QUEUE is the template's logical id (PaymentEventsDeadLetterQueue) or a queue URL. Without
 --stack it redrives on the running local cloud; with --stack, on that deployed stack. The move
-is local_cloud.redrive's: the calls of SQS's message move task, which moto lacks.
+is drivers.redrive's: the calls of SQS's message move task, which moto lacks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 
 import boto3
 
-from local_cloud.redrive import NotADeadLetterQueue, redrive
+from drivers.redrive import NotADeadLetterQueue, redrive
 from scripts.stack_outputs import local_outputs, stack_resource
 
 

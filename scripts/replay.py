@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import boto3
 
-from local_cloud.replay import replay
+from drivers.replay import replay
 from scripts.stack_outputs import local_outputs, stack_resource
 
 ARCHIVE = "OrdersEventArchive"  # the template's logical id; also the archive's name on the local cloud

@@ -39,18 +39,20 @@ import boto3
 from cfnlint.decode import cfn_yaml
 from moto.moto_api._internal.models import moto_api_backend
 
+from drivers.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, function_of, sample_event
+from drivers.seed import seed_inventory
+from local_cloud.account import FAKE_CREDENTIALS
+from local_cloud.cloud import Cloud
 from local_cloud.lambda_bridge import invoke_in_process
-from local_cloud.provision import FAKE_CREDENTIALS, Cloud, provision
+from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import ENV_VARS_FILE, env_vars, write_env_vars
-from local_cloud.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, function_of, sample_event
 from local_cloud.server import handler_logs_in_file, local_aws, running_local_cloud
 from local_cloud.streams import StreamMapping
 from local_cloud.template import ROOT, Template
 from local_cloud.timeline import Timeline
 from orders.api import LOCAL_CUSTOMER_HEADER
 from orders.inventory import Inventory
-from scripts.seed_inventory import seed_inventory
 from scripts.stack_outputs import local_outputs
 
 # Powertools warns when a request emits no metric; a refused request rightly emits none (as in pyproject's pytest).

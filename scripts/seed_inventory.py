@@ -8,23 +8,13 @@ Prices are in minor units (cents). Seeding again resets each SKU's stock to the 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import boto3
 
+from drivers.seed import SEED_FILE, seed_inventory
 from orders.inventory import Inventory
 from scripts.stack_outputs import outputs_of
-
-SEED_FILE = Path(__file__).resolve().parent.parent / "seed" / "inventory.json"
-
-
-def seed_inventory(inventory: Inventory, path: Path = SEED_FILE) -> int:
-    """Write every SKU of the seed file; returns how many."""
-    stock = json.loads(path.read_text())
-    for item in stock:
-        inventory.put_stock(item["sku"], int(item["available"]), int(item["unitPrice"]))
-    return len(stock)
 
 
 def main() -> None:

@@ -9,69 +9,25 @@ From the repository root, with the layer on the path as Lambda has it (`make web
 With --stack, the API URL, the secret's ARN and the payments table come from the stack's
 outputs (ApiUrl, PaymentWebhookSecretArn, PaymentsTableName); a flag given explicitly wins.
 The amount and currency are read from the payments table unless --amount and --currency say them.
-`signed_delivery` builds and signs the request without sending it; the local cloud and the tests use it.
+The request is built and signed by drivers.payment_provider, which the tests and the console use too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 import urllib.error
 import urllib.request
-import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import boto3
 
-from orders.payments import PaymentLedger, sandbox_payment_id
-from orders.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, PaymentWebhookType, sign
+from drivers.payment_provider import Delivery, signed_delivery
+from orders.payments import PaymentLedger
+from orders.webhook import PaymentWebhookType
 from scripts.stack_outputs import outputs_of
 
 WEBHOOK_PATH = "/webhooks/payments"
 OUTCOMES = {"succeeded": PaymentWebhookType.SUCCEEDED, "failed": PaymentWebhookType.FAILED}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One signed webhook request: the provider's event id, its headers and its raw body."""
-
-    event_id: str
-    headers: dict[str, str]
-    body: str
-
-
-def signed_delivery(
-    secret: str,
-    order_id: str,
-    outcome: PaymentWebhookType,
-    amount: int,
-    currency: str,
-    *,
-    reason: str | None = None,
-    event_id: str | None = None,
-    now: int | None = None,
-) -> Delivery:
-    """The request the provider sends when `order_id`'s sandbox payment ends with `outcome`."""
-    created = int(time.time()) if now is None else now
-    event_id = event_id or f"evt_{uuid.uuid4().hex}"
-    data: dict[str, Any] = {
-        "orderId": order_id,
-        "paymentId": sandbox_payment_id(order_id),
-        "amount": amount,
-        "currency": currency,
-    }
-    if outcome is PaymentWebhookType.FAILED and reason:
-        data["failureReason"] = reason
-    body = json.dumps({"id": event_id, "type": outcome.value, "created": created, "data": data})
-    headers = {
-        "Content-Type": "application/json",
-        TIMESTAMP_HEADER: str(created),
-        SIGNATURE_HEADER: sign(secret, created, body),
-    }
-    return Delivery(event_id, headers, body)
 
 
 def post(api_url: str, delivery: Delivery) -> tuple[int, str]:

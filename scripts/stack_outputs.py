@@ -11,7 +11,7 @@ import os
 
 import boto3
 
-from local_cloud.provision import FAKE_CREDENTIALS
+from local_cloud.account import FAKE_CREDENTIALS
 from scripts.local_control import LOCAL_CONTROL_URL, ask
 
 

@@ -16,10 +16,10 @@ from contextlib import redirect_stdout
 from io import StringIO
 from typing import Any
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
+from drivers.sample_events import sample_event
 from local_cloud.functions import LocalFunction, load_function
-from local_cloud.provision import in_process_cloud
-from local_cloud.sample_events import sample_event
+from local_cloud.in_process import in_process_cloud
 from local_cloud.streams import StreamMapping
 
 

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from local_cloud.account import fake_account
+from local_cloud.cloud import Cloud
 from local_cloud.environment import temporary_environment
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud, fake_account, in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from local_cloud.queues import QueueMapping
 from local_cloud.streams import StreamMapping
 

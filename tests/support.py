@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 
-from local_cloud.provision import Cloud
-from local_cloud.sample_events import EVENTS, sample_event
+from drivers.sample_events import EVENTS, sample_event
+from local_cloud.cloud import Cloud
 from orders.event_store import EventStore
 from orders.events import DomainEvent
 from orders.order import ENDED_UNFULFILLED, Order, OrderStatus

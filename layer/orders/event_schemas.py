@@ -11,7 +11,7 @@ import enum
 import inspect
 from typing import Any, get_args, get_origin
 
-from orders.events import DATA_OF, DomainEvent, EventType
+from orders.events import DATA_OF, ENVELOPE_RULES_OF, DomainEvent, EventType
 from orders.wire import Rule, fields_of
 
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
@@ -34,6 +34,9 @@ def json_schema(event_type: EventType) -> dict[str, Any]:
     """The schema of the envelope of an `event_type` event, its data included."""
     record = DATA_OF[event_type]
     envelope = _object(DomainEvent, ENVELOPE_ORDER)
+    kinds = {field.name: field for field in fields_of(DomainEvent)}
+    for name, rule in ENVELOPE_RULES_OF.get(event_type, {}).items():
+        envelope["properties"][kinds[name].wire_name] = _value(kinds[name].kind, rule)
     envelope["properties"]["type"] = {"type": "string", "enum": [event_type.value]}
     envelope["properties"]["data"] = _object(record)
     return {"$schema": DRAFT_4, "title": event_type.value, "description": inspect.cleandoc(record.__doc__ or "")} | (

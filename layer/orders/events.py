@@ -15,11 +15,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from orders.wire import ContractViolation, Rule, read
+from orders.wire import ContractViolation, Rule, camel, check, read
 
 
 class EventType(StrEnum):
-    """Every event in an order's life (docs/architecture.md). The fulfilment saga appends the middle ones."""
+    """Every event on the orders bus (docs/architecture.md): an order's life, and the daily sales summary.
+
+    The fulfilment saga appends the middle ones. DailySalesSummarised is no order's: its aggregate is the day.
+    """
 
     ORDER_PLACED = "OrderPlaced"
     INVENTORY_RESERVED = "InventoryReserved"
@@ -32,6 +35,7 @@ class EventType(StrEnum):
     ORDER_FAILED = "OrderFailed"
     ORDER_CANCELLED = "OrderCancelled"
     ORDER_EXPIRED = "OrderExpired"
+    DAILY_SALES_SUMMARISED = "DailySalesSummarised"
 
 
 def utc_now() -> str:
@@ -71,7 +75,10 @@ class DomainEvent:
         Its data is checked when read (`record()`), so a consumer refuses only what it uses: an event type it
         ignores passes. Raises orders.wire.ContractViolation, naming the field, for a broken envelope.
         """
-        return read(cls, envelope)
+        event = read(cls, envelope)
+        for name, rule in ENVELOPE_RULES_OF.get(event.type, {}).items():
+            check(rule, getattr(event, name), camel(name))
+        return event
 
     @classmethod
     def from_json(cls, body: str | bytes) -> DomainEvent:
@@ -251,6 +258,43 @@ class OrderExpired:
     reason: Annotated[str, Rule(min_length=1, description="Why the order expired, in words a customer can read.")]
 
 
+@dataclass(frozen=True)
+class CurrencySales:
+    currency: Annotated[str, Rule(pattern=r"^[A-Z]{3}$")]
+    orders: Annotated[int, Rule(minimum=1, description="Completed orders.")]
+    revenue: Annotated[int, Rule(minimum=0, description="Their amounts' sum, in minor units.")]
+
+
+@dataclass(frozen=True)
+class DailySalesSummarised:
+    """Once a day, the UTC day before's completed-order sales per currency, totalled from the per-minute sales table."""
+
+    day: Annotated[str, Rule(pattern=r"^\d{4}-\d{2}-\d{2}$", description="The UTC day summarised.")]
+    sales: Annotated[
+        list[CurrencySales],
+        Rule(description="One entry per currency sold in, in currency order; empty when nothing was sold."),
+    ]
+
+
+# Envelope fields that say more for one type than DomainEvent's rules say for every event: checked by
+# DomainEvent.from_envelope on top of those, and what that type's schema shows for them.
+ENVELOPE_RULES_OF: dict[EventType, dict[str, Rule]] = {
+    EventType.DAILY_SALES_SUMMARISED: {
+        "event_id": Rule(
+            min_length=1,
+            description=(
+                "Derived from the day: every publication of one day's summary carries the same id;"
+                " consumers dedupe on it."
+            ),
+        ),
+        "order_id": Rule(
+            pattern=r"^daily-sales-\d{4}-\d{2}-\d{2}$",
+            description="The envelope's aggregate id: here the summarised day, not an order.",
+        ),
+        "version": Rule(minimum=1, maximum=1, description="A day is summarised once."),
+    },
+}
+
 EventData = (
     OrderPlaced
     | InventoryReserved
@@ -263,6 +307,7 @@ EventData = (
     | OrderFailed
     | OrderCancelled
     | OrderExpired
+    | DailySalesSummarised
 )
 
 DATA_OF: dict[EventType, type[EventData]] = {
@@ -277,4 +322,5 @@ DATA_OF: dict[EventType, type[EventData]] = {
     EventType.ORDER_FAILED: OrderFailed,
     EventType.ORDER_CANCELLED: OrderCancelled,
     EventType.ORDER_EXPIRED: OrderExpired,
+    EventType.DAILY_SALES_SUMMARISED: DailySalesSummarised,
 }

@@ -19,16 +19,18 @@ on the stream again much later) is counted in both; the daily counters (orders.a
 exact figures, these are the live ones.
 
 SalesPerMinuteTable holds, under one key `id`:
-  minute#<YYYY-MM-DDTHH:MM>#<CURRENCY>       `orders` and `revenue` (minor units)
+  minute#<YYYY-MM-DDTHH:MM>#<CURRENCY>       `orders` and `revenue` (minor units), and its `day` and `minute`,
+                                             which the byDay index (a day's minutes, in order) is keyed on
   window#<start>#<shard>#<sequence number>   this window is written; expires after MARKER_TTL
+  summary#<YYYY-MM-DD>                       the day's sales summary (orders.daily_sales)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
@@ -71,7 +73,7 @@ class WindowState(_Wire):
         if sale.event_id in self.counted:
             return False
         self.counted.append(sale.event_id)
-        totals = self.sales.setdefault(f"{_minute(occurred_at)}#{sale.currency}", MinuteSales())
+        totals = self.sales.setdefault(f"{minute_of(occurred_at)}#{sale.currency}", MinuteSales())
         totals.orders += 1
         totals.revenue += sale.amount
         return True
@@ -80,7 +82,8 @@ class WindowState(_Wire):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
-def _minute(moment: datetime) -> str:
+def minute_of(moment: datetime) -> str:
+    """The UTC minute a moment falls in, as the table keys it: YYYY-MM-DDTHH:MM."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
@@ -93,10 +96,17 @@ class MinuteTotals:
 
 
 class SalesPerMinute:
-    def __init__(self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        clock: Callable[[], float] = time.time,
+        by_day_index: str | None = None,
+    ) -> None:
         self._client = client
         self._table_name = table_name
         self._clock = clock
+        self._by_day_index = by_day_index  # only a reader of whole days (minutes_of) needs it
 
     def write_window(self, window_start: str, shard_id: str, state: WindowState) -> bool:
         """Add a closed window's totals to their minutes; False when this window was written before (no change).
@@ -112,11 +122,12 @@ class SalesPerMinute:
                     "TableName": self._table_name,
                     "Key": {"id": {"S": f"minute#{key}"}},
                     "UpdateExpression": (
-                        "SET #minute = :minute, currency = :currency ADD orders :orders, revenue :revenue"
+                        "SET #day = :day, #minute = :minute, currency = :currency ADD orders :orders, revenue :revenue"
                     ),
-                    "ExpressionAttributeNames": {"#minute": "minute"},
+                    "ExpressionAttributeNames": {"#day": "day", "#minute": "minute"},  # reserved words
                     "ExpressionAttributeValues": to_item(
                         {
+                            ":day": key.split("T")[0],  # "<YYYY-MM-DD>T<HH:MM>#<CURRENCY>"
                             ":minute": key.split("#")[0],
                             ":currency": key.split("#")[1],
                             ":orders": totals.orders,
@@ -152,3 +163,25 @@ class SalesPerMinute:
         ).get("Item")
         totals = from_item(item) if item else {}
         return MinuteTotals(minute, currency, int(totals.get("orders", 0)), int(totals.get("revenue", 0)))
+
+    def minutes_of(self, day: date) -> Iterator[MinuteTotals]:
+        """Every minute of one UTC day with sales, in every currency, in minute order (the byDay index).
+
+        The index is eventually consistent: read a day once its last windows have closed.
+        """
+        if self._by_day_index is None:
+            raise ValueError("reading a whole day needs the table's byDay index")
+        query: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": self._by_day_index,
+            "KeyConditionExpression": "#day = :day",
+            "ExpressionAttributeNames": {"#day": "day"},
+            "ExpressionAttributeValues": {":day": {"S": day.isoformat()}},
+        }
+        while True:
+            page = self._client.query(**query)
+            for item in map(from_item, page["Items"]):
+                yield MinuteTotals(item["minute"], item["currency"], int(item["orders"]), int(item["revenue"]))
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -95,6 +95,11 @@ def read[Record](record: type[Record], value: object, where: str = "") -> Record
     return record(**values)
 
 
+def check(rule: Rule, value: str | int, path: str) -> None:
+    """Hold one more rule to a value already read (a string or an integer), e.g. a type's own envelope rule."""
+    _checked(type(value), rule, value, path)
+
+
 def _checked(kind: Any, rule: Rule, value: object, path: str) -> Any:
     if get_origin(kind) is list:
         (item,) = get_args(kind)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from local_cloud.console.handler import ConsoleHandler
 from local_cloud.console.views import Console
 from local_cloud.listening import CONSOLE, HOST, LoopbackHTTPServer
-from local_cloud.replay import replays_keep_their_time_range
+from local_cloud.replay_range import replays_keep_their_time_range
 
 if TYPE_CHECKING:
     from local_cloud.server import LocalCloud

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from local_cloud.client import Customer, PaymentProvider, request
+from drivers.api_client import Customer, request
+from drivers.payment_provider import PaymentProvider
+from drivers.redrive import NotADeadLetterQueue, destination_of, redrive
+from drivers.replay import replay
+from drivers.sample_events import sample_event
+from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.console.saga import saga_graph, visits
-from local_cloud.provision import FAKE_CREDENTIALS
-from local_cloud.redrive import NotADeadLetterQueue, destination_of, redrive
-from local_cloud.replay import replay
-from local_cloud.sample_events import sample_event
 from local_cloud.template import ROOT
 from local_cloud.watchers import dead_letter_targets
 from orders.dynamodb import from_item

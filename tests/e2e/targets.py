@@ -4,7 +4,7 @@ E2E_TARGET picks it (`local` by default; `ministack` or `aws`), E2E_STACK names 
 `make e2e STACK=<name>` and `make deploy-check` set both. On a stack, everything comes from the stack
 itself: the API URL, pool, app client and tables from its outputs and resources, two customers created
 through Cognito's own API (and deleted afterwards), stock from seed/inventory.json, and the webhook
-secret from Secrets Manager (local_cloud.client.PaymentProvider reads it).
+secret from Secrets Manager (drivers.payment_provider.PaymentProvider reads it).
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ from typing import Any
 import boto3
 import pytest
 
-from local_cloud import cognito
-from local_cloud.provision import FAKE_CREDENTIALS
+from drivers.customers import DemoLogin, seed_customer, sign_in
+from drivers.seed import seed_inventory
+from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.template import Template
 from local_cloud.timeline import Timeline
 from orders.inventory import Inventory
 from scripts import ministack_gaps
 from scripts.ministack_gaps import Semantics
-from scripts.seed_inventory import seed_inventory
 
 CUSTOMERS = ("alice", "bob")
 
@@ -135,9 +135,9 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
     seed_inventory(Inventory(session.client("dynamodb"), outputs["InventoryTableName"]))
     pool_id = outputs["UserPoolId"]
     run = f"{int(time.time())}-{secrets.token_hex(3)}"
-    logins = {name: cognito.DemoLogin(f"e2e-{name}-{run}@example.com", _password()) for name in CUSTOMERS}
+    logins = {name: DemoLogin(f"e2e-{name}-{run}@example.com", _password()) for name in CUSTOMERS}
     try:
-        customers = {name: cognito.seed_customer(pool_id, login) for name, login in logins.items()}
+        customers = {name: seed_customer(pool_id, login) for name, login in logins.items()}
         yield Target(
             name=f"stack {stack} on {'ministack' if on_ministack else 'AWS'}",
             api_url=outputs["ApiUrl"],
@@ -145,7 +145,7 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
             session=session,
             endpoint_url=endpoint,
             tokens={
-                name: cognito.sign_in(outputs["UserPoolClientId"], customer.username, customer.password)
+                name: sign_in(outputs["UserPoolClientId"], customer.username, customer.password)
                 for name, customer in customers.items()
             },
             physical_ids=physical_ids,

@@ -4,8 +4,9 @@ The target comes from the environment (tests/e2e/targets.py): E2E_TARGET=local|m
 `make e2e STACK=<name>` and `make deploy-check` set them. One target serves the whole module (a local
 cloud takes seconds to start). Every scenario places its own orders with fresh Idempotency-Keys and waits
 for what it asserts, so the tests do not depend on each other or on their order. They talk to the API and
-the payment webhook through `local_cloud.client` only; where a test reads a table or queue directly, a
-comment says why no HTTP call could tell. A test about the local cloud itself skips elsewhere, saying so.
+the payment webhook through `drivers.api_client` and `drivers.payment_provider` only; where a test reads a
+table or queue directly, a comment says why no HTTP call could tell. A test about the local cloud itself
+skips elsewhere, saying so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from local_cloud.client import FINAL_STATUSES, Answer, Customer, PaymentProvider, request
+from drivers.api_client import FINAL_STATUSES, Answer, Customer, request
+from drivers.payment_provider import PaymentProvider
 from local_cloud.terminal import banner
 from orders.event_store import EventStore
 from orders.payments import PaymentLedger, PaymentState

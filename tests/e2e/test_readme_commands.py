@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from local_cloud.client import Customer
+from drivers.api_client import Customer
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.timeline import Timeline
 from tests.support import sample_event

@@ -1,7 +1,7 @@
 """The sales aggregator: per-minute sales per currency, written once per closed window, nothing counted twice.
 
 These call the handler as Lambda's tumbling windows do, one invocation at a time with the state the
-previous one returned. tests/emulator/test_kinesis_delivery.py runs the same consumer behind the
+previous one returned. tests/local_cloud/test_kinesis_delivery.py runs the same consumer behind the
 local cloud's Kinesis mapping (retries, bisection, the on-failure destination, closing windows).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders.sales_windows import MinuteTotals, SalesPerMinute
 from tests.support import item_count, sample_event
 

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
 from orders.analytics import DailyCounters, DailyTotals, Sale, sale_from
 from orders.dynamodb import from_item

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import boto3
 import pytest
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
 from tests.support import ALICES_ORDER, body, sample_event, stored_events

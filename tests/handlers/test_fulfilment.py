@@ -14,15 +14,16 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
+from drivers.payment_provider import signed_delivery
+from drivers.seed import seed_inventory
+from local_cloud.cloud import Cloud
 from local_cloud.event_sources import EventSources
-from local_cloud.provision import Cloud, in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from orders.inventory import Inventory
 from orders.order import Order
 from orders.payments import PaymentLedger, PaymentState
 from orders.webhook import PaymentWebhookType
-from scripts.seed_inventory import seed_inventory
-from scripts.send_webhook import signed_delivery
 from tests.support import ALICE, ALICES_ORDER, body, sample_event, stored_events, webhook_secret, with_header
 
 SEEDED = {"SKU-RED-MUG": 100, "SKU-BLUE-PLATE": 50}  # seed/inventory.json, for the SKUs of place_order/valid.json

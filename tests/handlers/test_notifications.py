@@ -14,8 +14,8 @@ import pytest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
 from orders.analytics import sale_from
 from orders.event_store import EventStore

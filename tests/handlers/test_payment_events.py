@@ -16,8 +16,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from drivers.payment_provider import Delivery, signed_delivery
+from drivers.seed import seed_inventory
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.queues import Invocation, QueueMapping
 from orders import saga
 from orders.commands import cancel_order
@@ -26,8 +28,6 @@ from orders.events import EventType
 from orders.inventory import Inventory
 from orders.payments import Payment, PaymentLedger, PaymentState, SandboxPaymentProvider
 from orders.webhook import PaymentWebhookType
-from scripts.seed_inventory import seed_inventory
-from scripts.send_webhook import Delivery, signed_delivery
 from tests.support import ALICE, ALICES_ORDER, item_count, sample_event, stored_events, webhook_secret, with_header
 
 ALICES_TOTAL = 2 * 1250 + 1 * 1800  # two mugs and a plate (seed/inventory.json), in cents

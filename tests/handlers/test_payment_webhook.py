@@ -10,12 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
+from drivers.payment_provider import Delivery, signed_delivery
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders import webhook
 from orders.errors import InvalidSignature
 from orders.webhook import PaymentWebhookType
-from scripts.send_webhook import Delivery, signed_delivery
 from tests.support import ALICES_ORDER, body, sample_event, table_sizes, webhook_secret
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]

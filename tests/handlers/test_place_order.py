@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders.events import EventType
 from orders.order import order_id_for
 from tests.support import ALICE, ALICES_ORDER, BOB, body, item_count, sample_event, stored_events, table_sizes

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders.dynamodb import from_item
 from tests.support import ALICES_ORDER, sample_event
 

@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from orders.event_schemas import json_schema
 from orders.events import EventType
 from tests.support import ALICES_ORDER, sample_event

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from local_cloud.provision import in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from orders.payments import PaymentState
 from orders.saga import TECHNICAL_FAILURE_REASON
 from orders.webhook import PaymentWebhookType

@@ -1,6 +1,6 @@
 """Every file under events/ is a case `sam local invoke -e` can replay; each one is run here, in-process.
 
-The expectations live in local_cloud.sample_events, which `make sam-local` reads too. A new sample
+The expectations live in drivers.sample_events, which `make sam-local` reads too. A new sample
 event without an expectation fails `test_every_sample_event_has_an_expectation`.
 """
 
@@ -12,12 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
+from drivers.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, FUNCTION_OF_FOLDER, Expect, function_of
+from drivers.seed import seed_inventory
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
-from local_cloud.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, FUNCTION_OF_FOLDER, Expect, function_of
 from orders.errors import OrderError
 from orders.inventory import Inventory
-from scripts.seed_inventory import seed_inventory
 from tests.support import EVENTS, sample_event, table_sizes
 
 

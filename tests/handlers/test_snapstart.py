@@ -11,8 +11,8 @@ from typing import Any
 import botocore.client
 import pytest
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import load_function
-from local_cloud.provision import Cloud
 from local_cloud.template import Template
 from orders import snapstart
 

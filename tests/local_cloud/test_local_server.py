@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from local_cloud.client import Customer
+from drivers.api_client import Customer
+from drivers.load import burst
 from local_cloud.listening import API, AWS, CONSOLE, CONTROL, Port, PortUnavailable, ensure_free
-from local_cloud.load import burst
 from local_cloud.template import ROOT
 from local_cloud.timeline import json_field, order_id_in
 from tests.support import sample_event

@@ -15,8 +15,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 from moto import mock_aws
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.queues import QueueMapping
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.streams import StreamInvocation, StreamMapping
 from local_cloud.timeline import Timeline
 from local_cloud.watchers import report_invocation

@@ -22,11 +22,13 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from moto.utilities.utils import load_resource
 
-from local_cloud import cognito, provision
-from local_cloud.api_gateway import ApiGateway, Exchange
-from local_cloud.cognito import DemoCustomer
+from drivers.customers import DemoCustomer
+from local_cloud import cognito, demo_account, provision
+from local_cloud.api_gateway.authorizer import verify_id_token
+from local_cloud.api_gateway.gateway import ApiGateway, Exchange
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud, in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from local_cloud.streams import StreamMapping
 from tests.support import sample_event, table_sizes
 
@@ -45,7 +47,7 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
 
 @pytest.fixture
 def customers(cloud: Cloud) -> dict[str, DemoCustomer]:
-    return cognito.seed_demo_customers(cloud)
+    return demo_account.seed_demo_customers(cloud)
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def gateway(cloud: Cloud, exchanges: list[Exchange]) -> Iterator[ApiGateway]:
 
 
 def token_of(cloud: Cloud, customer: DemoCustomer) -> str:
-    return cognito.id_token(cloud, customer.username, customer.password)
+    return demo_account.id_token(cloud, customer.username, customer.password)
 
 
 # ---------------------------------------------------------------- a client, with urllib only
@@ -173,7 +175,7 @@ def _issued_elsewhere(token: str, _cloud: Cloud) -> str:
 def _access_token(token: str, cloud: Cloud) -> str:
     """The customer's access token: without scopes on the method, the authorizer takes ID tokens only."""
     email = _payload(token)["email"]
-    password = cognito.DEMO_CUSTOMERS[email.split("@")[0]].password
+    password = demo_account.DEMO_CUSTOMERS[email.split("@")[0]].password
     answer = boto3.client("cognito-idp").initiate_auth(
         ClientId=cognito.user_pool_client_id(cloud),
         AuthFlow="USER_PASSWORD_AUTH",
@@ -489,10 +491,10 @@ def test_a_failing_function_is_a_bad_gateway(
 
 
 def test_seeding_again_keeps_the_same_customers(cloud: Cloud, customers: dict[str, DemoCustomer]) -> None:
-    again = cognito.seed_demo_customers(cloud)
+    again = demo_account.seed_demo_customers(cloud)
 
     assert again == customers
     assert set(again) == {"alice", "bob"}
     assert again["alice"].sub != again["bob"].sub
-    claims = cognito.verify_id_token(cloud, token_of(cloud, again["bob"]))
+    claims = verify_id_token(cloud, token_of(cloud, again["bob"]))
     assert claims["sub"] == again["bob"].sub

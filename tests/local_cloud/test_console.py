@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local_cloud.client import Customer, PaymentProvider, request
+from drivers.api_client import Customer, request
+from drivers.payment_provider import PaymentProvider
+from local_cloud.console import serving_console
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.timeline import Timeline
 from orders.webhook import PaymentWebhookType
@@ -58,7 +60,11 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="module")
 def local() -> Iterator[LocalCloud]:
-    with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, console_port=0) as started:
+    with (
+        running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False) as started,
+        serving_console(started, 0) as console_url,
+    ):
+        started.console_url = console_url
         yield started
 
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from local_cloud.template import ROOT
-
-EVENTS = ROOT / "events"
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 def sample_event(path: str) -> dict[str, Any]:
@@ -41,6 +40,7 @@ FUNCTION_OF_FOLDER = {
     "record_analytics": "RecordAnalyticsFunction",
     "reconcile_orders": "ReconcileOrdersFunction",
     "aggregate_sales": "AggregateSalesFunction",
+    "summarise_daily_sales": "SummariseDailySalesFunction",
 }
 
 SEQUENCE = "4959033827149025660855969253836157109592157598913658889"  # the sample Kinesis records' prefix
@@ -60,7 +60,7 @@ class Expect:
     status: int | None = None  # API events: the HTTP status
     failures: tuple[str, ...] | None = None  # stream events: the sequence numbers reported for retry
     after_order: bool = False  # run once Alice's order from place_order/valid.json is placed and projected
-    result: dict[str, Any] | None = None  # saga steps and the reconciler: what the handler returns
+    result: dict[str, Any] | None = None  # saga steps and scheduled jobs: what the handler returns
     error: str | None = None  # saga steps: the error the state machine sees (the exception's class name)
     status_under_sam_local: int | None = None  # where `sam local` (AWS_SAM_LOCAL=true) answers otherwise
     state: dict[str, Any] | None = None  # tumbling-window consumers: the window state the response carries on
@@ -164,6 +164,8 @@ EXPECTATIONS = {
     ),
     # The window closes: its totals are written and the state ends.
     "aggregate_sales/window_closed.json": Expect(failures=(), state={}),
+    # The run at 02:00 on 23 November summarises the 22nd; a fresh cloud sold nothing, which is published too.
+    "summarise_daily_sales/scheduled.json": Expect(result={"day": "2026-11-22", "published": True, "sales": []}),
 }
 
 ALICES_ORDER_EVENT = "place_order/valid.json"  # what `after_order` places (and projects) first

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_cloud.cloud import Cloud
 from local_cloud.functions import lambda_environment
-from local_cloud.provision import Cloud
 from local_cloud.sam_env import container_endpoint, env_vars
 from local_cloud.template import ROOT, Template
 from scripts.sam_local import json_template, sam_response, stack_cloud

@@ -16,10 +16,13 @@ from typing import Any
 import boto3
 import pytest
 
-from local_cloud.api_gateway import ApiGateway
-from local_cloud.cognito import DemoCustomer, id_token, seed_demo_customers
+from drivers.customers import DemoCustomer
+from local_cloud.account import fake_account
+from local_cloud.api_gateway.gateway import ApiGateway
+from local_cloud.cloud import Cloud
+from local_cloud.demo_account import id_token, seed_demo_customers
 from local_cloud.environment import temporary_environment
-from local_cloud.provision import Cloud, fake_account, in_process_cloud
+from local_cloud.in_process import in_process_cloud
 from tests.support import sample_event, table_sizes
 
 ORDER: dict[str, Any] = json.loads(sample_event("place_order/valid.json")["body"])

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local_cloud.redrive import NotADeadLetterQueue, redrive
+from drivers.redrive import NotADeadLetterQueue, redrive
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

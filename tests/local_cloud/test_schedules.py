@@ -19,8 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local_cloud import provision
-from local_cloud.provision import Cloud, in_process_cloud
-from local_cloud.schedules import PROVISIONERS, At, Cron, Outcome, Schedules
+from local_cloud.cloud import Cloud
+from local_cloud.in_process import in_process_cloud
+from local_cloud.scheduler.expressions import At, Cron
+from local_cloud.scheduler.firing import Outcome, Schedules
+from local_cloud.scheduler.provisioner import PROVISIONERS
 from local_cloud.streams import StreamMapping
 from orders.events import EventType
 from tests.support import body, sample_event, stored_events
@@ -257,3 +260,29 @@ def test_an_at_expression_is_due_once() -> None:
 
     assert once.after(START) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     assert once.after(datetime(2026, 12, 1, 9, 0, tzinfo=UTC)) is None
+
+
+# ------------------------------------------------------------------------------------------- the daily summary
+
+DAILY = "SummariseDailySalesFunctionDailyAt0200Utc"  # the ScheduleV2 event of SummariseDailySalesFunction
+
+
+def test_the_daily_summary_fires_when_the_clock_reaches_its_cron_and_not_before(cloud: Cloud) -> None:
+    properties = cloud.template.resolve(cloud.template.properties(DAILY))
+    assert (properties["ScheduleExpression"], properties["ScheduleExpressionTimezone"]) == ("cron(0 2 * * ? *)", "UTC")
+    clock = Clock()  # 22 November, 12:00 UTC
+    schedules = Schedules(cloud, clock)
+    name = cloud.physical_id(DAILY)
+    cron_time = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+    clock.now = cron_time - timedelta(seconds=1)
+    assert name not in [firing.schedule for firing in schedules.fire_due()]  # the reconciler's fires meanwhile
+    clock.now = cron_time
+    [firing] = [firing for firing in schedules.fire_due() if firing.schedule == name]
+
+    assert (firing.scheduled_time, firing.outcome) == (cron_time, Outcome.SUCCEEDED)
+    assert firing.payload == {"scheduledTime": "2026-11-23T02:00:00Z"}  # the Input, Scheduler's time filled in
+    assert (firing.response["day"], firing.response["published"]) == ("2026-11-22", True)
+    assert schedules.next_time(name) == cron_time + timedelta(days=1)
+    clock.now = cron_time + timedelta(hours=23)
+    assert name not in schedules.due()

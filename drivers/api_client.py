@@ -1,7 +1,8 @@
-"""A client of the orders API over HTTP, as a shop's front end and its payment provider would call it.
+"""A client of the orders API over HTTP, as a shop's front end would call it.
 
-The demo, the end-to-end tests and the benchmark drive the local cloud through this and nothing
-else: what they prove, they prove through the API a real client has.
+The demo, the end-to-end tests and the benchmark drive the local cloud through this (and the payment
+provider's webhook, drivers.payment_provider) and nothing else: what they prove, they prove through
+the API a real client has.
 """
 
 from __future__ import annotations
@@ -13,12 +14,6 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
-
-import boto3
-
-from orders.payments import PaymentLedger
-from orders.webhook import PaymentWebhookType
-from scripts.send_webhook import signed_delivery
 
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "EXPIRED"})
 
@@ -88,31 +83,3 @@ class Customer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"order {order_id} not in {sorted(statuses)} after {timeout_seconds}s: {answer}")
             time.sleep(0.05)
-
-
-class PaymentProvider:
-    """The sandbox provider's side: it knows the webhook secret and each payment it was asked for."""
-
-    def __init__(self, outputs: dict[str, str]) -> None:
-        self._webhook_url = outputs["PaymentWebhookUrl"]
-        secret_arn = outputs["PaymentWebhookSecretArn"]
-        self._secret = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-        self._ledger = PaymentLedger(boto3.client("dynamodb"), outputs["PaymentsTableName"])
-
-    def wait_for_request(self, order_id: str, timeout_seconds: float = 30) -> None:
-        """Until the saga has asked for this order's payment."""
-        deadline = time.monotonic() + timeout_seconds
-        while self._ledger.get(order_id) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no payment requested for order {order_id} after {timeout_seconds}s")
-            time.sleep(0.05)
-
-    def send(self, order_id: str, outcome: PaymentWebhookType, reason: str = "card expired") -> Answer:
-        """The signed webhook, as the provider sends it once the payment has ended."""
-        self.wait_for_request(order_id)
-        payment = self._ledger.get(order_id)
-        assert payment is not None  # noqa: S101 - just waited for it
-        delivery = signed_delivery(self._secret, order_id, outcome, payment.amount, payment.currency, reason=reason)
-        return request(
-            "POST", self._webhook_url, delivery.body, {"Content-Type": "application/json", **delivery.headers}
-        )

@@ -6,7 +6,7 @@ the mapping then does. Proven elsewhere, and not repeated here:
 - a record failed in an SQS batch (partial batch response) is the only one delivered again, the others are
   deleted: tests/handlers/test_notifications.py (NotificationsQueue) and tests/handlers/test_analytics.py
   (AnalyticsQueue);
-- Lambda's SQS event shape, unreadable responses, FIFO on ad-hoc queues: tests/emulator/test_queues.py;
+- Lambda's SQS event shape, unreadable responses, FIFO on ad-hoc queues: tests/local_cloud/test_queues.py;
 - every dead-letter queue has an alarm on the alarm topic: tests/unit/test_reliability.py.
 """
 
@@ -22,16 +22,16 @@ from typing import Any, Literal
 import boto3
 import pytest
 
-from local_cloud.bus_tap import BusTap
+from drivers.bus_tap import BusTap
+from drivers.payment_provider import signed_delivery
+from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.provision import Cloud
 from local_cloud.queues import Invocation, QueueMapping
 from local_cloud.streams import StreamInvocation, StreamMapping
 from local_cloud.timeline import Timeline
 from local_cloud.watchers import report_invocation
 from orders.payment_events import Settlement
 from orders.webhook import PaymentWebhook, PaymentWebhookType
-from scripts.send_webhook import signed_delivery
 from tests.support import body, sample_event, webhook_secret, with_header
 
 ALWAYS = 1_000  # failures a "poison" collaborator has in store: more than any retry policy allows
