@@ -1,10 +1,11 @@
-"""moto's Lambda Invoke, answered by the template's functions running in this process.
+"""moto's Lambda Invoke, answered by the template's functions (in this process, or in their sandboxes).
 
 Step Functions' Lambda tasks (and anything else that calls Invoke on moto) reach moto's
 Lambda backend, which would need Docker to run code. While `invoke_in_process` is active,
-an Invoke of a template function runs its real handler here instead, and answers the way
+an Invoke of a template function runs its real handler instead, and answers the way
 Lambda does: the handler's JSON result, or an unhandled-error payload whose `errorType` is
-the exception's class name (which is what a state machine's Retry and Catch match on).
+the exception's class name, or what the sandbox reports (`Sandbox.Timedout`, `Runtime.ExitError`):
+what a state machine's Retry and Catch match on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend
 
 from local_cloud.functions import FunctionRegistry
+from local_cloud.sandbox.pool import FunctionError
 
 
 @contextmanager
@@ -38,6 +40,9 @@ def invoke_in_process(functions: FunctionRegistry) -> Iterator[None]:
         event = json.loads(body) if body else {}
         try:
             result = function.invoke(event)
+        except FunctionError as error:  # from a sandbox: as its worker reported it
+            response_headers["x-amz-function-error"] = "Unhandled"
+            result = {"errorType": error.error_type, "errorMessage": str(error), "stackTrace": error.stack_trace}
         except Exception as error:  # every handler error becomes Lambda's error payload, as in AWS
             response_headers["x-amz-function-error"] = "Unhandled"
             result = {

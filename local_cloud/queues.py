@@ -9,8 +9,10 @@ One acceleration over Lambda: a message that failed is made visible again at onc
 happen within one `deliver()`. The queue's own redrive policy, which moto applies on receive,
 then moves it to the dead-letter queue once it has been received maxReceiveCount times.
 
-MaximumBatchingWindowInSeconds is not waited for (a batch goes as soon as it is received), and
-ScalingConfig.MaximumConcurrency needs no enforcing: one invocation runs at a time here.
+MaximumBatchingWindowInSeconds is not waited for (a batch goes as soon as it is received). A function
+in sandboxes gets several batches at once, up to ScalingConfig.MaximumConcurrency (else its own limit);
+a FIFO group still goes in order, as moto, like SQS, gives no message of a group with one in flight.
+An in-process function gets one batch at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import base64
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +81,7 @@ class QueueMapping:
     report_batch_item_failures: bool
     max_receive_count: int | None  # from the queue's redrive policy; None when it has no dead-letter queue
     sqs: SQSClient = field(repr=False)
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency; None: the function's own limit
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -86,12 +90,16 @@ class QueueMapping:
         if "FilterCriteria" in properties:
             # Lambda deletes the messages a filter rejects; delivering them instead would mislead.
             raise NotImplementedError(f"{function.logical_id}: SQS filter criteria are not delivered locally")
-        return cls.of_queue(
+        mapping = cls.of_queue(
             function,
             properties["EventSourceArn"],
             batch_size=int(properties.get("BatchSize", SQS_MAX_BATCH)),
             report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
         )
+        scaling = properties.get("ScalingConfig", {})
+        if "MaximumConcurrency" in scaling:
+            mapping.max_concurrency = int(scaling["MaximumConcurrency"])
+        return mapping
 
     @classmethod
     def of_queue(
@@ -139,10 +147,26 @@ class QueueMapping:
             return invocations
 
     def _round(self) -> list[Invocation]:
+        concurrency = min(self.max_concurrency or self.function.concurrency, self.function.concurrency)
+        if concurrency <= 1:
+            invocations: list[Invocation] = []
+            while messages := self._receive():
+                invocations.append(self._invoke(messages))
+            return invocations
+        return self._concurrent_round(concurrency)
+
+    def _concurrent_round(self, concurrency: int) -> list[Invocation]:
+        """Up to `concurrency` batches in flight; a new batch is received as soon as one ends."""
         invocations: list[Invocation] = []
-        while messages := self._receive():
-            invocations.append(self._invoke(messages))
-        return invocations
+        with ThreadPoolExecutor(concurrency, thread_name_prefix=f"sqs-{self.function.logical_id}") as pool:
+            in_flight: set[Future[Invocation]] = set()
+            while True:
+                while len(in_flight) < concurrency and (messages := self._receive()):
+                    in_flight.add(pool.submit(self._invoke, messages))
+                if not in_flight:
+                    return invocations
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                invocations.extend(future.result() for future in done)
 
     def _receive(self) -> list[MessageTypeDef]:
         messages: list[MessageTypeDef] = []

@@ -14,6 +14,7 @@ finish and names in the timeline whatever it cut short.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from functools import partial
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
@@ -38,6 +39,7 @@ from local_cloud.cloud import Cloud
 from local_cloud.demo_account import id_token, seed_demo_customers, seed_demo_stock
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
+from local_cloud.functions import SandboxSettings, timeline_observer
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
 from local_cloud.provision import provision
@@ -228,8 +230,11 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     parameters: dict[str, Any] | None = None,
     timeline: Timeline | None = None,
     watch_code: bool = True,
+    sandboxes: bool = False,
 ) -> Iterator[LocalCloud]:
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that).
+
+    `sandboxes`: each function in worker processes of its own (`make local`), not in this process.
 
     PortUnavailable, before anything starts, if a port is taken.
     """
@@ -238,6 +243,9 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     with ExitStack() as stack:
         endpoint = stack.enter_context(local_aws(aws_port))
         cloud = provision(Template.load(overrides=parameters))
+        if sandboxes:
+            cloud.functions.run_in_sandboxes(SandboxSettings(endpoint, timeline_observer(timeline), _handler_log()))
+            stack.callback(cloud.functions.close)  # last: after the work in hand has wound down
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
         stack.enter_context(watch_the_bus(timeline))
@@ -266,6 +274,15 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
         threading.Thread(target=control.serve_forever, name="local-cloud-control", daemon=True).start()
         delivery.start()
         yield local
+
+
+def _handler_log() -> IO[str] | None:
+    """Where sandboxed handlers write: the function log when `handler_logs_in_file` is on, else this stderr."""
+    try:
+        sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return sys.stdout if sys.stdout is not sys.__stdout__ else None
 
 
 def _wind_down(local: LocalCloud, control: LoopbackHTTPServer, delivery: _DeliveryLoop) -> None:

@@ -139,7 +139,9 @@ def serve(api_port: int, aws_port: int, control_port: int, console_port: int, *,
     try:
         with (
             handler_logs_in_file(),
-            running_local_cloud(api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code) as local,
+            running_local_cloud(
+                api_port, aws_port, control_port, timeline=timeline, watch_code=watch_code, sandboxes=True
+            ) as local,
             serving_console(local, console_port) as console_url,
         ):
             local.console_url = console_url

@@ -111,7 +111,7 @@ def _stream_outcome(invocation: StreamInvocation, record: dict[str, Any]) -> str
 
 def _error(error: Exception | None, response: Any) -> str:
     if error is not None:
-        return f"{type(error).__name__}: {error}"
+        return f"{getattr(error, 'error_type', type(error).__name__)}: {error}"
     return "partial batch failure" if response else "error"
 
 

@@ -20,7 +20,7 @@ from local_cloud.streams import StreamMapping
 # and an invocation then restores the environment it saw; it must never see one without a region or with
 # real credentials (that race was a NoRegionError in a later test's setup). Not when the end-to-end suite
 # runs against a deployed stack (E2E_TARGET=ministack|aws): it needs that stack's own endpoint and account.
-if os.environ.get("E2E_TARGET", "local") == "local":
+if os.environ.get("E2E_TARGET", "local") in {"local", "sandboxes"}:
     for _name, _value in fake_account().items():
         if _value is None:
             os.environ.pop(_name, None)

@@ -88,8 +88,8 @@ class Target:
 
 
 @contextmanager
-def local_target() -> Iterator[Target]:
-    with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False) as local:
+def local_target(sandboxes: bool = False) -> Iterator[Target]:
+    with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, sandboxes=sandboxes) as local:
         yield Target(
             name="the local cloud",
             api_url=local.api_url,
@@ -161,10 +161,10 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
 
 def target_from_environment() -> AbstractContextManager[Target]:
     kind = os.environ.get("E2E_TARGET", "local")
-    if kind == "local":
-        return local_target()
+    if kind in {"local", "sandboxes"}:  # sandboxes: the local cloud with each function in its own processes
+        return local_target(sandboxes=kind == "sandboxes")
     if kind not in {"ministack", "aws"}:
-        raise pytest.UsageError(f"E2E_TARGET={kind}: expected local, ministack or aws")
+        raise pytest.UsageError(f"E2E_TARGET={kind}: expected local, sandboxes, ministack or aws")
     stack = os.environ.get("E2E_STACK")
     if not stack:
         raise pytest.UsageError(f"E2E_TARGET={kind} needs E2E_STACK, the deployed stack's name")

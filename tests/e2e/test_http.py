@@ -336,7 +336,7 @@ def test_a_changed_function_is_reloaded_and_still_answers(shop: Shop) -> None:
     order_id = shop.place(paymentToken="tok_declined")
     before = shop.settle(order_id).body
     function = local.cloud.functions.get("GetOrderFunction")
-    loaded_module = function.module
+    loaded = function.loaded_code
     app_py = local.cloud.template.code_path("GetOrderFunction") / "app.py"
     original = app_py.stat()
     try:
@@ -348,7 +348,7 @@ def test_a_changed_function_is_reloaded_and_still_answers(shop: Shop) -> None:
 
     assert "GetOrderFunction" in reloaded  # others only if someone edited their code meanwhile
     assert "GetOrderFunction" not in reloaded_again  # once per change, however far ahead the file's date
-    assert function.module is not loaded_module
+    assert function.loaded_code is not loaded
     after = shop.alice.order(order_id)
     assert after.status == 200, after
     assert after.body == before

@@ -1,0 +1,271 @@
+"""Functions in sandboxes (local_cloud.sandbox): worker processes of their own, as Lambda runs them.
+
+The handlers here are small files written for each test; the queue test runs on moto as a server, which
+the workers reach over HTTP as the template's functions do under `make local`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import textwrap
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_cloud.cloud import Cloud
+from local_cloud.functions import LocalFunction
+from local_cloud.queues import QueueMapping
+from local_cloud.sandbox.pool import FunctionError, InvocationReport, Sandbox, SandboxSpec
+from local_cloud.server import local_aws
+
+HANDLER = """
+import json, os, sys, time
+
+invocations = 0  # module state: one count per sandbox, as in one Lambda execution environment
+
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    started = time.time()
+    if "Records" in event:  # from a queue: the order is in the message
+        event = json.loads(event["Records"][0]["body"])
+    time.sleep(event.get("sleep", 0))
+    if event.get("exit"):
+        sys.exit(3)
+    if event.get("crash"):
+        os._exit(9)
+    if event.get("fail"):
+        raise LookupError("no such thing")
+    return {
+        "invocations": invocations,
+        "pid": os.getpid(),
+        "started": started,
+        "ended": time.time(),
+        "environment": dict(os.environ),
+        "version": VERSION,
+    }
+
+VERSION = 1
+"""
+
+Make = Callable[..., Sandbox]
+
+
+@pytest.fixture
+def make_sandbox(tmp_path: Path) -> Iterator[Make]:
+    made: list[Sandbox] = []
+
+    def make(
+        timeout_seconds: float = 5,
+        max_concurrency: int = 2,
+        environment: dict[str, str] | None = None,
+        observe: Callable[[InvocationReport], None] | None = None,
+    ) -> Sandbox:
+        code = tmp_path / "code"
+        code.mkdir(exist_ok=True)
+        (code / "app.py").write_text(textwrap.dedent(HANDLER))
+        spec = SandboxSpec(
+            logical_id="CountingFunction",
+            arn="arn:aws:lambda:us-east-1:123456789012:function:counting",
+            handler="app.handler",
+            path=(str(code),),
+            environment={"AWS_LAMBDA_FUNCTION_NAME": "counting", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
+            | (environment or {}),
+            timeout_seconds=timeout_seconds,
+            memory_mb=128,
+            max_concurrency=max_concurrency,
+        )
+        made.append(Sandbox(spec, observe))
+        return made[-1]
+
+    yield make
+    for sandbox in made:
+        sandbox.close()
+
+
+def test_a_sandbox_has_exactly_the_environment_it_is_given(make_sandbox: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_CLOUD_ONLY", "this process's")
+    result = make_sandbox(environment={"TABLE_NAME": "orders"}).invoke({})
+
+    given = {name: value for name, value in result["environment"].items() if name != "LC_CTYPE"}  # Python sets it
+    assert given == {
+        "AWS_LAMBDA_FUNCTION_NAME": "counting",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "TABLE_NAME": "orders",
+    }
+
+
+def test_a_module_level_counter_is_per_sandbox(make_sandbox: Make) -> None:
+    sandbox = make_sandbox()
+    first, second = sandbox.invoke({}), sandbox.invoke({})
+    other = make_sandbox().invoke({})  # another function (or environment) of the same code
+
+    assert (first["invocations"], second["invocations"]) == (1, 2)  # warm: the same environment, initialised once
+    assert first["pid"] == second["pid"] != os.getpid()
+    assert other["invocations"] == 1
+    assert sandbox.cold_starts == 1
+
+
+def two_at_once(sandbox: Sandbox, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two invocations started together; their results, the one that started first first."""
+    results: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda: results.append(sandbox.invoke(event))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(results, key=lambda result: result["started"])
+
+
+def test_two_concurrent_invocations_of_one_function_overlap(make_sandbox: Make) -> None:
+    sandbox = make_sandbox(max_concurrency=2)
+    sandbox.invoke({})  # one environment warm; the second starts cold beside it
+    first, second = two_at_once(sandbox, {"sleep": 1.0})
+    assert second["started"] < first["ended"]  # in time, the two ran at once
+    assert first["pid"] != second["pid"]
+    assert sandbox.workers == 2
+
+
+def test_invocations_over_the_concurrency_limit_wait_for_a_free_sandbox(make_sandbox: Make) -> None:
+    sandbox = make_sandbox(max_concurrency=1)
+    first, second = two_at_once(sandbox, {"sleep": 0.3})
+    assert second["started"] >= first["ended"]
+    assert first["pid"] == second["pid"]
+
+
+def test_a_handler_past_its_timeout_is_stopped_and_reported_timed_out(make_sandbox: Make) -> None:
+    reports: list[InvocationReport] = []
+    sandbox = make_sandbox(timeout_seconds=0.5, observe=reports.append)
+    sandbox.invoke({})
+
+    with pytest.raises(FunctionError) as raised:
+        sandbox.invoke({"sleep": 5})
+
+    assert raised.value.error_type == "Sandbox.Timedout"
+    assert "Task timed out after 0.50 seconds" in str(raised.value)
+    assert sandbox.invoke({})["invocations"] == 1  # the timed-out environment is gone; a new one started
+    assert [report.error_type for report in reports] == [None, "Sandbox.Timedout", None]
+    assert reports[2].init_ms is not None  # a cold start, with its init time
+    assert reports[0].peak_mb is not None
+    assert reports[0].peak_mb > 0
+
+
+@pytest.mark.parametrize("how", ["exit", "crash"])
+def test_a_crashing_handler_fails_its_invocation_only(make_sandbox: Make, how: str) -> None:
+    sandbox = make_sandbox()
+    sandbox.invoke({})
+
+    with pytest.raises(FunctionError) as raised:
+        sandbox.invoke({how: True})
+
+    assert raised.value.error_type == "Runtime.ExitError"
+    assert ("exit status 3" if how == "exit" else "exit status 9") in str(raised.value)
+    assert sandbox.invoke({})["invocations"] == 1  # replaced by a fresh environment
+
+
+def test_a_handler_error_is_lambdas_error_payload_and_the_sandbox_stays_warm(make_sandbox: Make) -> None:
+    sandbox = make_sandbox()
+
+    with pytest.raises(FunctionError) as raised:
+        sandbox.invoke({"fail": True})
+
+    assert (raised.value.error_type, str(raised.value)) == ("LookupError", "no such thing")
+    assert any("raise LookupError" in line for line in raised.value.stack_trace)
+    assert sandbox.invoke({})["invocations"] == 2
+
+
+def test_new_code_starts_new_sandboxes(make_sandbox: Make) -> None:
+    sandbox = make_sandbox()
+    assert sandbox.invoke({})["version"] == 1
+    app = Path(sandbox.spec.path[0]) / "app.py"
+    app.write_text(app.read_text().replace("VERSION = 1", "VERSION = 2"))
+    later = app.stat().st_mtime + 10  # an edit in the same second, of the same size, would reuse the bytecode cache
+    os.utime(app, (later, later))
+
+    sandbox.replace()
+
+    assert sandbox.invoke({})["version"] == 2
+    assert sandbox.cold_starts == 2
+
+
+def test_a_queue_message_whose_handler_times_out_is_retried_then_dead_lettered(make_sandbox: Make) -> None:
+    with local_aws(0) as endpoint:
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        dead_letters = sqs.create_queue(QueueName="timeouts-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})
+        queue = sqs.create_queue(QueueName="timeouts", Attributes={"RedrivePolicy": redrive})["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"sleep": 5}))
+        sandbox = make_sandbox(timeout_seconds=0.5, environment={"AWS_ENDPOINT_URL": endpoint})
+        function = LocalFunction("CountingFunction", "counting", {}, 128, 1, sandbox, "handler")
+        mapping = QueueMapping.of_queue(function, queue_arn, batch_size=1, report_batch_item_failures=False)
+
+        invocations = mapping.deliver()
+
+        assert [getattr(invocation.error, "error_type", None) for invocation in invocations] == ["Sandbox.Timedout"] * 2
+        landed = sqs.receive_message(QueueUrl=dead_letters, WaitTimeSeconds=0).get("Messages", [])
+        assert [json.loads(message["Body"]) for message in landed] == [{"sleep": 5}]
+
+
+def test_a_queue_delivers_batches_at_once_up_to_its_maximum_concurrency_and_fifo_groups_in_order(
+    make_sandbox: Make,
+) -> None:
+    with local_aws(0) as endpoint:
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        standard = sqs.create_queue(QueueName="wide")["QueueUrl"]
+        fifo = sqs.create_queue(QueueName="ordered.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        for number in range(4):
+            sqs.send_message(QueueUrl=standard, MessageBody=json.dumps({"sleep": 0.5, "n": number}))
+            sqs.send_message(
+                QueueUrl=fifo,
+                MessageBody=json.dumps({"sleep": 0.2, "n": number}),
+                MessageGroupId="one-order",
+                MessageDeduplicationId=str(number),
+            )
+        sandbox = make_sandbox(max_concurrency=4, environment={"AWS_ENDPOINT_URL": endpoint})
+        function = LocalFunction("CountingFunction", "counting", {}, 128, 5, sandbox, "handler")
+
+        def delivered(url: str) -> list[tuple[float, float, int]]:
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            mapping = QueueMapping.of_queue(function, arn, batch_size=1, report_batch_item_failures=False)
+            mapping.max_concurrency = 2  # the mapping's ScalingConfig.MaximumConcurrency
+            runs = [
+                (invocation.response["started"], invocation.response["ended"], json.loads(body)["n"])
+                for invocation in mapping.deliver()
+                for body in [invocation.event["Records"][0]["body"]]
+            ]
+            return sorted(runs)
+
+        wide, ordered = delivered(standard), delivered(fifo)
+
+    at_once = [sum(1 for start, end, _ in wide if start <= moment < end) for moment, _, _ in wide]
+    assert max(at_once) == 2  # two batches at a time, never more
+    assert [number for _, _, number in ordered] == [0, 1, 2, 3]  # the group's messages one after another
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(ordered))
+
+
+def test_an_invoke_that_timed_out_answers_as_lambda_does_to_step_functions(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    function = cloud.functions.get("ReserveInventoryFunction")
+
+    def timed_out(_event: dict[str, Any]) -> Any:
+        raise FunctionError("Sandbox.Timedout", "RequestId: 1 Error: Task timed out after 10.00 seconds")
+
+    monkeypatch.setattr(function, "invoke", timed_out)  # what the sandbox raises past the function's Timeout
+    answer = boto3.client("lambda").invoke(FunctionName=function.name, Payload=b"{}")
+
+    assert answer["FunctionError"] == "Unhandled"
+    payload = json.loads(answer["Payload"].read())
+    assert (payload["errorType"], payload["errorMessage"]) == (
+        "Sandbox.Timedout",
+        "RequestId: 1 Error: Task timed out after 10.00 seconds",
+    )  # what a state machine's Retry and Catch match on
