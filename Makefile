@@ -92,7 +92,7 @@ lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 	$(BIN)/sam validate --lint
 	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
