@@ -174,8 +174,8 @@ PaymentId = Annotated[str, Rule(min_length=1, description="The payment provider'
 
 
 @dataclass(frozen=True)
-class PaymentRequested:
-    """The payment provider was asked to charge the order; fulfilment waits for its webhook."""
+class PaymentData:
+    """A payment's id and amount: the data of every payment event (each subclass says which one)."""
 
     payment_id: PaymentId
     amount: MinorUnits
@@ -183,12 +183,13 @@ class PaymentRequested:
 
 
 @dataclass(frozen=True)
-class PaymentCaptured:
-    """The payment provider confirmed the charge (from its webhook)."""
+class PaymentRequested(PaymentData):
+    """The payment provider was asked to charge the order; fulfilment waits for its webhook."""
 
-    payment_id: PaymentId
-    amount: MinorUnits
-    currency: Currency
+
+@dataclass(frozen=True)
+class PaymentCaptured(PaymentData):
+    """The payment provider confirmed the charge (from its webhook)."""
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,8 @@ class InventoryReleased:
 
 
 @dataclass(frozen=True)
-class PaymentRefunded:
+class PaymentRefunded(PaymentData):
     """Compensation: the order's captured payment was refunded."""
-
-    payment_id: PaymentId
-    amount: MinorUnits
-    currency: Currency
 
 
 @dataclass(frozen=True)
