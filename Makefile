@@ -154,7 +154,7 @@ start-api: local-build lambda-image ## sam local start-api on :3003 (SAM_API_POR
 sam-local: local-build lambda-image ## Every sample event through sam local invoke, then start-api, on the local cloud (ONLY=place_order/)
 	$(SAM_LOCAL) check $(if $(ONLY),--only $(ONLY))
 
-bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 200-order run (ARGS=--profile, --only-local, --local-orders N)
+bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 2,000-order soak (ARGS=--profile, --only-local, --local-orders N)
 	$(BIN)/python -m scripts.bench $(ARGS)
 
 openapi: install ## Regenerate openapi.json from the API functions' resolvers

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -158,6 +159,7 @@ class SandboxSettings:
     endpoint: str
     observe: Observer | None = None
     log: IO[Any] | None = None  # where the handlers' output goes (the worker's stderr); None: this process's
+    credentials: Callable[[str], dict[str, str]] | None = None  # role ARN -> its credentials; None: the fake account
 
 
 def sandbox_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings) -> SandboxSpec:
@@ -179,7 +181,7 @@ def sandbox_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings) -> Sa
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "AWS_ENDPOINT_URL": settings.endpoint,  # the local AWS, over HTTP: the one thing AWS itself would not set
-        **_CREDENTIALS,
+        **(settings.credentials(str(cloud.template.resolve(properties["Role"]))) if settings.credentials else _ADMIN),
     }
     reserved = properties.get("ReservedConcurrentExecutions")
     return SandboxSpec(
@@ -203,8 +205,8 @@ def timeline_observer(timeline: Timeline) -> Observer:
     return observe
 
 
-# What moto accepts; the function's own role replaces them once IAM is enforced.
-_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+# The fake account's administrator: a sandbox's credentials when IAM is not enforced (its role's when it is).
+_ADMIN = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 def _newest_change(paths: tuple[Path, ...]) -> float:

@@ -26,7 +26,7 @@ NOTHING_TO_PROVISION = frozenset(
     {
         "AWS::Lambda::Permission",
         "AWS::ApiGateway::Account",
-        "AWS::SQS::QueuePolicy",  # access policies: IAM is not enforced locally
+        "AWS::SQS::QueuePolicy",  # resource policies: the local IAM checks identity policies only
         "AWS::SNS::TopicPolicy",
         "AWS::CloudWatch::Alarm",  # nothing raises metrics locally; the alarms are checked on the template
         # Traffic shifting between a function's versions happens at deploy time; locally one version runs.
@@ -169,7 +169,7 @@ def _layer(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attribute
 
 
 def _role(logical_id: str, _properties: dict[str, Any]) -> tuple[Any, Attributes]:
-    # IAM is not enforced locally: a role is a name and an ARN, never a check.
+    # A name and an ARN here; where IAM is enforced (make local), local_cloud.iam creates it with its policies.
     return logical_id, {"Arn": _arn("iam", f"role/{logical_id}"), "RoleId": logical_id}
 
 

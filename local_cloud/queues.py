@@ -9,10 +9,13 @@ One acceleration over Lambda: a message that failed is made visible again at onc
 happen within one `deliver()`. The queue's own redrive policy, which moto applies on receive,
 then moves it to the dead-letter queue once it has been received maxReceiveCount times.
 
-MaximumBatchingWindowInSeconds is not waited for (a batch goes as soon as it is received). A function
-in sandboxes gets several batches at once, up to ScalingConfig.MaximumConcurrency (else its own limit);
-a FIFO group still goes in order, as moto, like SQS, gives no message of a group with one in flight.
-An in-process function gets one batch at a time.
+MaximumBatchingWindowInSeconds only delays a batch, so by default a batch goes as soon as it is
+received; with `wait_for_batching_window` (local_cloud.batching) a batch short of the batch size
+is held, its messages in flight as Lambda's poller holds them, and goes once it is full or the
+mapping's `clock` says it has gathered for the window since its first message was received.
+A function in sandboxes gets several batches at once, up to ScalingConfig.MaximumConcurrency (else its
+own limit); a FIFO group still goes in order, as moto, like SQS, gives no message of a group with one in
+flight. An in-process function gets one batch at a time.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from local_cloud.batching import keeps_gathering
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 
@@ -81,7 +86,12 @@ class QueueMapping:
     report_batch_item_failures: bool
     max_receive_count: int | None  # from the queue's redrive policy; None when it has no dead-letter queue
     sqs: SQSClient = field(repr=False)
-    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency; None: the function's own limit
+    batching_window_seconds: int = 0
+    maximum_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency; None: the function's own limit
+    wait_for_batching_window: bool = False  # see the module's docstring
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+    _gathered: list[MessageTypeDef] = field(default_factory=list, repr=False)  # received, held for the window
+    _gathering_since: float | None = None  # when the held batch's first message was received, by `clock`
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -90,20 +100,26 @@ class QueueMapping:
         if "FilterCriteria" in properties:
             # Lambda deletes the messages a filter rejects; delivering them instead would mislead.
             raise NotImplementedError(f"{function.logical_id}: SQS filter criteria are not delivered locally")
-        mapping = cls.of_queue(
+        concurrency = properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+        return cls.of_queue(
             function,
             properties["EventSourceArn"],
             batch_size=int(properties.get("BatchSize", SQS_MAX_BATCH)),
             report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+            batching_window_seconds=int(properties.get("MaximumBatchingWindowInSeconds", 0)),
+            maximum_concurrency=None if concurrency is None else int(concurrency),
         )
-        scaling = properties.get("ScalingConfig", {})
-        if "MaximumConcurrency" in scaling:
-            mapping.max_concurrency = int(scaling["MaximumConcurrency"])
-        return mapping
 
     @classmethod
     def of_queue(
-        cls, function: LocalFunction, queue_arn: str, batch_size: int, report_batch_item_failures: bool
+        cls,
+        function: LocalFunction,
+        queue_arn: str,
+        batch_size: int,
+        report_batch_item_failures: bool,
+        *,
+        batching_window_seconds: int = 0,
+        maximum_concurrency: int | None = None,
     ) -> QueueMapping:
         """A mapping from the queue `queue_arn` names, with the redrive policy the queue has."""
         _, _, _, _, account, queue_name = queue_arn.split(":")
@@ -121,10 +137,13 @@ class QueueMapping:
                 int(json.loads(redrive["RedrivePolicy"])["maxReceiveCount"]) if "RedrivePolicy" in redrive else None
             ),
             sqs=sqs,
+            batching_window_seconds=batching_window_seconds,
+            maximum_concurrency=maximum_concurrency,
         )
 
     def deliver(self) -> list[Invocation]:
-        """Deliver until the queue has no visible message; returns every invocation, in order.
+        """Deliver until the queue has no visible message, or its next batch waits for its batching window;
+        returns every invocation, in order.
 
         Each round hands every visible message to the function, batch by batch, and keeps the
         failed ones invisible until the round ends (so a FIFO group waits behind its failed
@@ -147,10 +166,10 @@ class QueueMapping:
             return invocations
 
     def _round(self) -> list[Invocation]:
-        concurrency = min(self.max_concurrency or self.function.concurrency, self.function.concurrency)
+        concurrency = min(self.maximum_concurrency or self.function.concurrency, self.function.concurrency)
         if concurrency <= 1:
             invocations: list[Invocation] = []
-            while messages := self._receive():
+            while messages := self._next_batch():
                 invocations.append(self._invoke(messages))
             return invocations
         return self._concurrent_round(concurrency)
@@ -161,19 +180,40 @@ class QueueMapping:
         with ThreadPoolExecutor(concurrency, thread_name_prefix=f"sqs-{self.function.logical_id}") as pool:
             in_flight: set[Future[Invocation]] = set()
             while True:
-                while len(in_flight) < concurrency and (messages := self._receive()):
+                while len(in_flight) < concurrency and (messages := self._next_batch()):
                     in_flight.add(pool.submit(self._invoke, messages))
                 if not in_flight:
                     return invocations
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
                 invocations.extend(future.result() for future in done)
 
-    def _receive(self) -> list[MessageTypeDef]:
+    def _next_batch(self) -> list[MessageTypeDef]:
+        """The held messages and what the queue has, up to the batch size; empty while the batch waits."""
+        messages = self._gathered + self._receive(self.batch_size - len(self._gathered))
+        since = self.clock() if self._gathering_since is None else self._gathering_since
+        self._gathered, self._gathering_since = [], None
+        if messages and keeps_gathering(
+            wait=self.wait_for_batching_window,
+            size=len(messages),
+            batch_size=self.batch_size,
+            gathered_seconds=self.clock() - since,
+            window_seconds=self.batching_window_seconds,
+        ):
+            self._gathered, self._gathering_since = messages, since  # in flight, as Lambda's poller keeps them
+            return []
+        return messages
+
+    @property
+    def gathering(self) -> bool:
+        """Whether a batch is held for its batching window (it goes on a later `deliver()`)."""
+        return bool(self._gathered)
+
+    def _receive(self, wanted: int) -> list[MessageTypeDef]:
         messages: list[MessageTypeDef] = []
-        while len(messages) < self.batch_size:
+        while len(messages) < wanted:
             page = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(SQS_MAX_BATCH, self.batch_size - len(messages)),
+                MaxNumberOfMessages=min(SQS_MAX_BATCH, wanted - len(messages)),
                 WaitTimeSeconds=0,  # the queue may long-poll; an empty queue ends the batch here at once
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],

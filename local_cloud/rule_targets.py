@@ -2,7 +2,8 @@
 
 moto matches events against rules and delivers to queues, log groups and archives; a rule
 targeting a state machine or a topic would raise NotImplementedError, and one targeting a stream
-is ignored. While `deliver_rule_targets` is active, those targets are delivered in-process:
+is ignored. While `deliver_rule_targets` is active, those targets are delivered in-process (after the
+target's role is checked, where IAM is enforced):
 InputPath applied, the execution started (with a fresh name, as EventBridge does), the topic
 published to, or the record put on the stream under the partition key KinesisParameters'
 PartitionKeyPath selects from the event (the event id when there is none, as EventBridge does).
@@ -27,6 +28,8 @@ from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.responses import get_backend
 from moto.utilities.arns import parse_arn
+
+from local_cloud.iam.policy import Authorise
 
 Deliver = Callable[[Rule, dict[str, Any], EventMessageType], None]  # rule, target, the matched event
 
@@ -53,6 +56,8 @@ def _put_record(rule: Rule, target: dict[str, Any], event: EventMessageType) -> 
 
 
 DELIVERIES: dict[str, Deliver] = {"states": _start_execution, "sns": _publish, "kinesis": _put_record}
+# What EventBridge asks of a target's role (RoleArn) before it delivers; a topic is reached by its own policy.
+ROLE_ACTIONS = {"states": "states:StartExecution", "kinesis": "kinesis:PutRecord"}
 
 
 def _selected(event: EventMessageType, path: str) -> Any:
@@ -89,15 +94,19 @@ def _dead_letter(rule: Rule, target: dict[str, Any], event: EventMessageType, er
 
 
 @contextmanager
-def deliver_rule_targets() -> Iterator[None]:
+def deliver_rule_targets(authorise: Authorise | None = None) -> Iterator[None]:
+    """`authorise`: IAM enforced, a target with a RoleArn is delivered to only if its role allows it."""
     moto_send_to_targets = Rule.send_to_targets
 
     def send_to_targets(rule: Rule, event: EventMessageType, transform_input: bool = True) -> None:
         ours = [target for target in rule.targets if parse_arn(target["Arn"]).service in DELIVERIES]
         if ours and rule.event_pattern.matches_event(event):
             for target in ours:
+                service = parse_arn(target["Arn"]).service
                 try:
-                    DELIVERIES[parse_arn(target["Arn"]).service](rule, target, event)
+                    if authorise and target.get("RoleArn") and service in ROLE_ACTIONS:
+                        authorise(str(target["RoleArn"]), ROLE_ACTIONS[service], str(target["Arn"]))
+                    DELIVERIES[service](rule, target, event)
                 except Exception as error:  # a failed delivery goes to the target's DLQ, as in AWS
                     _dead_letter(rule, target, event, error)
         theirs = [target for target in rule.targets if target not in ours]

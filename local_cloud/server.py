@@ -31,6 +31,8 @@ from typing import IO, Any
 from moto.core.config import default_user_config
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from drivers.customers import DemoCustomer
 from local_cloud.account import fake_account
@@ -40,13 +42,15 @@ from local_cloud.demo_account import id_token, seed_demo_customers, seed_demo_st
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.functions import SandboxSettings, timeline_observer
+from local_cloud.iam.gate import Gate, Roles, state_machines_sign_as_their_roles
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
+from local_cloud.moto_dispatch import listed_once
 from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import bridge_address
 from local_cloud.scheduler.firing import Schedules
-from local_cloud.template import ROOT, Template
+from local_cloud.template import ROOT, TEMPLATE_PATH, Template
 from local_cloud.timeline import Timeline, json_field, order_id_in
 from local_cloud.watchers import DeadLetterWatcher, ExecutionWatcher, report_invocation, watch_the_bus
 
@@ -172,27 +176,37 @@ def handler_logs_in_file(path: Path = FUNCTION_LOG) -> Iterator[Path]:
 
 
 class _MotoServer(ThreadedMotoServer):
-    """moto's threaded server, except that a port it cannot listen on fails `start` instead of hanging it.
+    """moto's threaded server, except that a port it cannot listen on fails `start` instead of hanging it,
+    and that with `roles` its app sits behind IAM's gate.
 
     moto binds in its own thread and sets its ready event only once bound; werkzeug answers a taken port
     with sys.exit in that thread, so `start` used to wait for the event forever.
     """
 
     bind_error: BaseException | None = None
+    roles: Roles | None = None  # set: IAM is enforced, the gate checks the calls of the roles' credentials
 
     def _server_entry(self) -> None:
         try:
-            super()._server_entry()
+            app = DomainDispatcherApplication(create_backend_app)
+            gated = Gate(app, self.roles) if self.roles else app
+            self._server = make_server(self._ip_address, self._port, gated, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
         except (OSError, SystemExit) as error:
             self.bind_error = error
             self._server_ready_event.set()
 
 
 @contextmanager
-def local_aws(port: int) -> Iterator[str]:
-    """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it."""
+def local_aws(port: int, roles: Roles | None = None) -> Iterator[str]:
+    """moto as a server on HOST:port (0: any free port), with this process's boto3 pointed at it.
+
+    `roles`: IAM enforced, each call signed with a role's credentials checked against the role's policies.
+    """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would bury the timeline
     server = _MotoServer(ip_address=HOST, port=port, verbose=False)
+    server.roles = roles
     server.start()
     if server.bind_error is not None:
         raise PortUnavailable(f"port {port} on {HOST} for {AWS.what} cannot be listened on: {server.bind_error}")
@@ -202,6 +216,7 @@ def local_aws(port: int) -> Iterator[str]:
     bridge = bridge_address()
     if bridge:  # `sam local`'s containers reach the host here, not on loopback (moto's state is shared)
         on_bridge = _MotoServer(ip_address=bridge, port=port, verbose=False)
+        on_bridge.roles = roles
         on_bridge.start()
         if on_bridge.bind_error is None:
             servers.append(on_bridge)
@@ -231,23 +246,30 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     timeline: Timeline | None = None,
     watch_code: bool = True,
     sandboxes: bool = False,
+    template_path: Path = TEMPLATE_PATH,
 ) -> Iterator[LocalCloud]:
     """Everything `make local` runs, until the block ends. Ports 0 take free ports (the tests use that).
 
-    `sandboxes`: each function in worker processes of its own (`make local`), not in this process.
+    `sandboxes`: each function in worker processes of its own (`make local`), not in this process, with
+    its own role's credentials, and IAM enforced on them (and on the state machines' and targets' roles).
 
     PortUnavailable, before anything starts, if a port is taken.
     """
     timeline = timeline or Timeline()
     ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
-        endpoint = stack.enter_context(local_aws(aws_port))
-        cloud = provision(Template.load(overrides=parameters))
-        if sandboxes:
-            cloud.functions.run_in_sandboxes(SandboxSettings(endpoint, timeline_observer(timeline), _handler_log()))
+        stack.enter_context(listed_once())
+        roles = Roles(observe=lambda denial: timeline.add("iam", denial.text())) if sandboxes else None
+        endpoint = stack.enter_context(local_aws(aws_port, roles))
+        cloud = provision(Template.load(template_path, overrides=parameters))
+        if roles:
+            roles.create(cloud.template)
+            settings = SandboxSettings(endpoint, timeline_observer(timeline), _handler_log(), roles.credentials)
+            cloud.functions.run_in_sandboxes(settings)
             stack.callback(cloud.functions.close)  # last: after the work in hand has wound down
+            stack.enter_context(state_machines_sign_as_their_roles(roles))
         stack.enter_context(invoke_in_process(cloud.functions))
-        stack.enter_context(deliver_rule_targets())
+        stack.enter_context(deliver_rule_targets(roles.authorise if roles else None))
         stack.enter_context(watch_the_bus(timeline))
         seed_demo_stock(cloud)
         for logical_id in cloud.template.of_type("AWS::Lambda::Function"):
@@ -262,7 +284,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
             control_url="",
             timeline=timeline,
             sources=EventSources(cloud, observe=partial(report_invocation, timeline)),
-            schedules=Schedules(cloud),
+            schedules=Schedules(cloud, authorise=roles.authorise if roles else None),
             customers=seed_demo_customers(cloud),
         )
         control = LoopbackHTTPServer((HOST, control_port), partial(_ControlHandler, local=local))

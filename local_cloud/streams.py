@@ -48,6 +48,7 @@ from typing import Any
 
 import boto3
 
+from local_cloud.batching import keeps_gathering
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 
@@ -330,8 +331,13 @@ class StreamMapping:
         start = self._window_start(pending[0])
         in_window = next((i for i, record in enumerate(pending) if self._window_start(record) != start), len(pending))
         batch = pending[: min(self.batch_size, in_window)]
-        waited = self.clock() - _arrival(batch[0])
-        if self.wait_for_batching_window and len(batch) < self.batch_size and waited < self.batching_window_seconds:
+        if keeps_gathering(
+            wait=self.wait_for_batching_window,
+            size=len(batch),
+            batch_size=self.batch_size,
+            gathered_seconds=self.clock() - _arrival(batch[0]),  # a shard's records are there to read on arrival
+            window_seconds=self.batching_window_seconds,
+        ):
             return []
         return batch
 

@@ -13,6 +13,7 @@ import re
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -90,24 +91,44 @@ def _order_id_field(value: Any) -> str | None:
     return None
 
 
-class Timeline:
-    """Collects entries from every thread, prints each at once (when given a stream) and keeps them."""
+MAX_ENTRIES = 20_000  # kept for the console and `entries`; older ones are printed but no longer kept
 
-    def __init__(self, out: TextIO | None = sys.stdout) -> None:
+
+class Timeline:
+    """Collects entries from every thread, prints each at once (when given a stream) and keeps the latest.
+
+    Entries are kept in arrival order up to `max_entries` (so a long session's memory stays flat) and
+    indexed by order, so one order's lines cost as many steps as it has lines, not as the session has.
+    """
+
+    def __init__(self, out: TextIO | None = sys.stdout, max_entries: int = MAX_ENTRIES) -> None:
         self._out = out
         self._lock = threading.Lock()
-        self._entries: list[Entry] = []
+        self._entries: deque[Entry] = deque()
+        self._max_entries = max_entries
+        self._of_order: dict[str | None, deque[Entry]] = {}
 
     def add(self, source: str, text: str, order_id: str | None = None, data: Any = None) -> None:
         entry = Entry(time.time(), order_id, source, text, data)
         with self._lock:
             self._entries.append(entry)
+            self._of_order.setdefault(order_id, deque()).append(entry)
+            if len(self._entries) > self._max_entries:
+                self._forget(self._entries.popleft())
             if self._out is not None:
                 print(entry.line(), file=self._out, flush=True)
 
+    def _forget(self, oldest: Entry) -> None:
+        """The oldest entry overall is the oldest of its order too."""
+        of_order = self._of_order[oldest.order_id]
+        of_order.popleft()
+        if not of_order:
+            del self._of_order[oldest.order_id]
+
     def entries(self, order_id: str | None = None) -> list[Entry]:
+        """Every kept entry, oldest first; or one order's."""
         with self._lock:
-            return [entry for entry in self._entries if order_id is None or entry.order_id == order_id]
+            return list(self._entries if order_id is None else self._of_order.get(order_id, ()))
 
     def lines(self, order_id: str) -> Iterable[str]:
         return (entry.line() for entry in self.entries(order_id))

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from moto.events.models import EventsBackend, Rule
 from moto.events.utils import EventMessageType
+from moto.stepfunctions.responses import get_backend
 
 from local_cloud.cloud import Cloud
 from local_cloud.queues import Invocation
@@ -137,20 +138,19 @@ class ExecutionWatcher:
     _ENDED: frozenset[str] = frozenset(
         {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
     )
-    _PAGE = 10  # executions listed per call: usually the first page already reaches ones seen before
 
     def __init__(self, cloud: Cloud, timeline: Timeline) -> None:
         self._timeline = timeline
         machines = cloud.template.of_type("AWS::StepFunctions::StateMachine")
         self._machines = [str(cloud.physical_id(logical_id)) for logical_id in machines]
-        self._known: set[str] = set()  # every execution ARN found so far
+        self._listed: dict[str, int] = {}  # state machine ARN -> executions found so far
         self._running: dict[str, str] = {}  # execution ARN -> name, until its history shows its end
         self._seen: dict[str, int] = {}  # execution ARN -> last history event reported
         self._order_of: dict[str, str | None] = {}
         self._states = boto3.client("stepfunctions")
 
     def poll(self) -> None:
-        # Only new and running executions cost a call, so a long session's finished ones do not slow it down.
+        # Only running executions cost a call, so a long session's finished ones do not slow it down.
         for machine in self._machines:
             self._running.update(self._started_since_last_poll(machine))
         for arn, name in list(self._running.items()):
@@ -162,18 +162,16 @@ class ExecutionWatcher:
         return [(name, self._order_of.get(arn)) for arn, name in list(self._running.items())]  # one atomic copy
 
     def _started_since_last_poll(self, machine: str) -> dict[str, str]:
-        """Executions not found before. The list is newest first, so it is read up to the first one that was."""
-        found: dict[str, str] = {}
-        pages = self._states.get_paginator("list_executions").paginate(
-            stateMachineArn=machine, PaginationConfig={"PageSize": self._PAGE}
-        )
-        for page in pages:
-            for execution in page["executions"]:
-                if execution["executionArn"] in self._known:
-                    return found
-                self._known.add(execution["executionArn"])
-                found[execution["executionArn"]] = execution["name"]
-        return found
+        """Executions not found before: those moto appended to the machine's list since the last look.
+
+        moto's list_executions sorts every execution of the machine on each call, so a long session's
+        finished ones would slow each look; its list only grows at the end, so a count is enough.
+        """
+        _, _, _, region, account, _ = machine.split(":", 5)
+        executions = list(get_backend(account, region).describe_state_machine(machine).executions)
+        new = executions[self._listed.get(machine, 0) :]
+        self._listed[machine] = len(executions)
+        return {execution.execution_arn: execution.name for execution in new}
 
     def _report(self, arn: str, name: str) -> bool:
         """Report the history events not reported yet; whether the execution has ended."""

@@ -27,8 +27,10 @@ its SKUs are topped up in the inventory table before the first order (the output
 from __future__ import annotations
 
 import contextlib
-import io
+import itertools
 import json
+import multiprocessing
+import os
 import statistics
 import sys
 import threading
@@ -37,9 +39,10 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
@@ -61,7 +64,7 @@ WARM_UP = 3  # orders placed one at a time before the samples, not counted
 SEQUENTIAL_ORDERS = 20  # each gives a POST /orders and a POST-to-COMPLETED sample
 GET_SAMPLES = 50
 QUIET_SECONDS = 0.5  # an order's last deliveries end 0.2-0.45 s after GET shows it COMPLETED
-RUN_ORDERS = 200
+RUN_ORDERS = 2_000  # the soak: does the pace hold and memory stay flat as tables and histories grow?
 RUN_CLIENTS = 8
 STOCK_MARGIN = 20  # orders' worth of stock beyond those planned
 BURST_CONNECTIONS = (20, 50)
@@ -70,6 +73,11 @@ BURST_ROUNDS = 3
 POST_P50_MS_TARGET = 50
 TO_COMPLETED_P50_S_TARGET = 2.0
 ORDER_TIMEOUT_SECONDS = 120  # for one order to end, from its POST
+RUN_SECONDS = 3_600  # the whole run's bound: orders not placed by then are not placed
+MEMORY_SAMPLE_SECONDS = 0.5
+THROUGHPUT_TARGET = 3.0  # orders/s
+RUN_P50_S_TARGET = 1.0  # placed to COMPLETED, in the run
+PACE_HELD_TARGET = 0.9  # last quarter's pace over the first's
 QUEUE_SETTLE_SECONDS = 15  # for the queues to empty once every order has ended
 QUEUE_POLL_SECONDS = 0.25
 COMPLETED = "COMPLETED"
@@ -93,9 +101,23 @@ class RunResult:
     seconds: float
     outcomes: Counter[str]  # final status, or what happened instead
     quarters: list[float]  # orders per second over each quarter of the orders, in the order they ended
-    queues: int
-    queues_left: dict[str, int]  # logical id -> visible + in-flight messages, of the queues not empty at the end
+    to_completed_s: list[float]  # placed to COMPLETED, each completed order of the run
+    memory: list[Memory]  # peak resident memory over each quarter
+    queues: dict[str, int]  # logical id -> visible + in-flight messages at the end, every queue of the template
     queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
+
+
+@dataclass(frozen=True)
+class OrderEnded:
+    at: float  # time.time() when its client saw it end (the clients run in a process of their own)
+    outcome: str
+    seconds: float  # from its POST to its final status
+
+
+@dataclass(frozen=True)
+class Memory:
+    cloud_mb: float  # this process: moto, the API, the delivery loop, the timeline
+    sandboxes_mb: float  # every sandbox worker process together
 
 
 @dataclass
@@ -130,21 +152,12 @@ def timed[T](call: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-class _Discard(io.TextIOBase):
-    """A stream that drops what is written; never closed, so a late write from a lingering thread is harmless."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-
 @contextlib.contextmanager
 def quiet_process() -> Iterator[TextIO]:
     """Drop stdout and stderr (handlers log from every thread) while the cloud runs; yields the real stderr."""
     real_stderr = sys.stderr
-    sink = _Discard()
+    # A file with a descriptor: the sandboxes write their handlers' output there too (server._handler_log).
+    sink = open(os.devnull, "w")  # noqa: SIM115 - never closed: a late write from a lingering thread is harmless
     with (
         contextlib.redirect_stdout(sink),
         contextlib.redirect_stderr(sink),
@@ -292,25 +305,83 @@ def quarter_rates(started: float, ended_at: list[float]) -> list[float]:
     return rates
 
 
-def measure_run(
-    local: LocalCloud,
-    customers: list[Customer],
-    provider: PaymentProvider,
-    order: dict[str, Any],
-    *,
-    orders: int,
-    progress: Progress,
-) -> RunResult:
-    outcomes: Counter[str] = Counter()
-    ended_at: list[float] = []
+def resident_mb(pid: int) -> float:
+    """A process's resident set (VmRSS), in MiB; 0 if it has ended."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux's /proc)."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+class MemorySampler:
+    """Samples the resident memory of this process and of its sandboxes (its children but `others`) in a thread."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, Memory]] = []
+        self.others: set[int] = set()  # children that are not sandboxes: the clients' process
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
+            sandboxes = [pid for pid in children_of(me) if pid not in self.others]
+            memory = Memory(resident_mb(me), sum(resident_mb(pid) for pid in sandboxes))
+            self.samples.append((time.time(), memory))
+
+    def peaks(self, bounds: list[float]) -> list[Memory]:
+        """The peak of each span between consecutive `bounds` (times)."""
+        peaks: list[Memory] = []
+        for since, until in itertools.pairwise(bounds):
+            inside = [memory for at, memory in self.samples if since <= at <= until] or [Memory(0, 0)]
+            peaks.append(Memory(max(m.cloud_mb for m in inside), max(m.sandboxes_mb for m in inside)))
+        return peaks
+
+
+def drive_clients(
+    api_url: str, tokens: list[str], outputs: dict[str, str], orders: int, clients: int
+) -> list[OrderEnded]:
+    """In the clients' own process: `clients` threads place, pay and follow `orders` orders in all."""
+    from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
+
+    order, provider = order_body(), PaymentProvider(outputs)
+    progress = Progress(sys.stderr)
+    ended: list[OrderEnded] = []
     lock = threading.Lock()
     numbers = iter(range(orders))
+    deadline = time.monotonic() + RUN_SECONDS
 
     def client(customer: Customer) -> None:
-        while True:
+        while time.monotonic() < deadline:
             with lock:
                 if next(numbers, None) is None:
                     return
+            started = time.perf_counter()
             try:
                 order_id, _ = place(customer, order)
             except LocalMeasurementFailed as refused:
@@ -318,33 +389,53 @@ def measure_run(
             else:
                 outcome = pay_and_finish(customer, provider, order_id)
             with lock:
-                outcomes[outcome] += 1
-                ended_at.append(time.perf_counter())
-                ended = outcomes.total()
-            progress(f"{RUN_CLIENTS} clients: {ended}/{orders} orders ended")
+                ended.append(OrderEnded(time.time(), outcome, time.perf_counter() - started))
+                count = len(ended)
+            if count % 10 == 0 or count == orders:
+                progress(f"{clients} clients: {count}/{orders} orders ended")
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(RUN_CLIENTS) as pool:
-        for future in [pool.submit(client, customers[number % len(customers)]) for number in range(RUN_CLIENTS)]:
+    with ThreadPoolExecutor(clients) as pool:
+        customers = [Customer(api_url, token) for token in tokens]
+        for future in [pool.submit(client, customers[number % len(customers)]) for number in range(clients)]:
             future.result()
-    seconds = time.perf_counter() - started
+    return ended
 
-    # The last orders' final events are still on their way to notifications and analytics: give them time.
-    progress("waiting for the queues to empty")
-    ended = time.perf_counter()
-    counts = queue_counts(local)
-    while any(counts.values()) and time.perf_counter() - ended < QUEUE_SETTLE_SECONDS:
-        time.sleep(QUEUE_POLL_SECONDS)
+
+def measure_run(
+    local: LocalCloud,
+    customers: list[Customer],
+    *,
+    orders: int,
+    progress: Progress,
+) -> RunResult:
+    """The clients run in a process of their own, so their threads do not compete with the cloud's for its GIL."""
+    with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        memory.others.add(pool.submit(os.getpid).result())  # started before the clock: its start-up is no order's
+        started = time.time()
+        tokens = [str(customer.token) for customer in customers]
+        ended = pool.submit(drive_clients, local.api_url, tokens, local.outputs(), orders, RUN_CLIENTS).result()
+        seconds = time.time() - started
+
+        # The last orders' final events are still on their way to notifications and analytics: give them time.
+        progress("waiting for the queues to empty")
+        settling = time.perf_counter()
         counts = queue_counts(local)
+        while any(counts.values()) and time.perf_counter() - settling < QUEUE_SETTLE_SECONDS:
+            time.sleep(QUEUE_POLL_SECONDS)
+            counts = queue_counts(local)
+    ended.sort(key=lambda order: order.at)
+    ended_at = [order.at for order in ended]
+    quarters = [started] + [ended_at[round(len(ended_at) * q / 4) - 1] for q in range(1, 5)] if ended else []
     return RunResult(
         orders=orders,
         clients=RUN_CLIENTS,
         seconds=seconds,
-        outcomes=outcomes,
+        outcomes=Counter(order.outcome for order in ended),
         quarters=quarter_rates(started, ended_at),
-        queues=len(counts),
-        queues_left={logical_id: count for logical_id, count in counts.items() if count},
-        queues_empty_after=None if any(counts.values()) else time.perf_counter() - ended,
+        to_completed_s=[order.seconds for order in ended if order.outcome == COMPLETED],
+        memory=memory.peaks(quarters),
+        queues=counts,
+        queues_empty_after=None if any(counts.values()) else time.perf_counter() - settling,
     )
 
 
@@ -362,7 +453,7 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
         progress("starting")
         try:
             started = time.perf_counter()
-            with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False) as local:
+            with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, sandboxes=True) as local:
                 figures.startup_seconds = time.perf_counter() - started
                 figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
                 customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
@@ -370,7 +461,7 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
                 measure_bursts(customers[0], figures, progress)  # first: alice has no orders, GET /orders is light
                 measure_one_at_a_time(customers[0], provider, order, figures, progress)
                 if run_orders:
-                    figures.run = measure_run(local, customers, provider, order, orders=run_orders, progress=progress)
+                    figures.run = measure_run(local, customers, orders=run_orders, progress=progress)
                 progress("stopping")
         finally:
             progress.done()
@@ -390,8 +481,8 @@ def spread(values: list[float], scale: float = 1) -> str:
 
 def print_local_cloud(figures: LocalFigures) -> None:
     print(
-        f"  started in {figures.startup_seconds:.1f} s, in this process: moto, the handlers, the delivery loop and"
-        " the client threads share one interpreter"
+        f"  started in {figures.startup_seconds:.1f} s, in this process (moto, the API, the delivery loop), each"
+        " function in sandbox worker processes as `make local` runs it"
     )
     print(
         f"  every order is events/{ORDER_EVENT}'s body; the seeded stock cannot serve them all, so it was"
@@ -456,27 +547,41 @@ def print_run(run: RunResult) -> None:
     from drivers.api_client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
 
     final = sum(count for status, count in run.outcomes.items() if status in FINAL_STATUSES)
+    throughput = run.orders / run.seconds
     print(
-        f"  {run.orders} orders from {run.clients} concurrent clients (threads; each places an order, pays when asked,"
-        " polls GET until a final status, next)"
+        f"  soak: {run.orders} orders from {run.clients} concurrent clients (threads of a process of their own;"
+        " each places an order, pays when asked, polls GET until a final status, next)"
     )
     print(
-        f"    throughput              {run.orders / run.seconds:.2f} orders/s ({run.seconds:.1f} s in all);"
-        f" by quarter of the orders: {', '.join(f'{rate:.2f}' for rate in run.quarters)}"
+        f"    throughput              {throughput:.2f} orders/s ({run.seconds:.1f} s in all)"
+        f"   target >= {THROUGHPUT_TARGET:.0f} {verdict(throughput >= THROUGHPUT_TARGET)}"
+    )
+    if run.to_completed_s:
+        p50 = statistics.median(run.to_completed_s)
+        print(
+            f"    placed to COMPLETED     p50 {p50:.2f} s, p99 {percentile(run.to_completed_s, 0.99):.2f} s"
+            f" ({len(run.to_completed_s)} orders)"
+            f"   target p50 < {RUN_P50_S_TARGET:.0f} s {verdict(p50 < RUN_P50_S_TARGET)}"
+        )
+    held = run.quarters[-1] / run.quarters[0] if len(run.quarters) == 4 and run.quarters[0] else 0.0
+    print(
+        f"    pace by quarter         {', '.join(f'{rate:.2f}' for rate in run.quarters)} orders/s;"
+        f" the last at {held:.0%} of the first   target >= {PACE_HELD_TARGET:.0%} {verdict(held >= PACE_HELD_TARGET)}"
+    )
+    print(
+        "    peak memory by quarter  "
+        + ", ".join(f"{m.cloud_mb:.0f}+{m.sandboxes_mb:.0f}" for m in run.memory)
+        + " MiB (resident: the cloud's process + its sandboxes')"
     )
     print(
         f"    reached a final status  {final} of {run.orders}   target {run.orders} of {run.orders}"
         f" {verdict(final == run.orders)}"
     )
     print(f"    per status              {', '.join(f'{status} {n}' for status, n in run.outcomes.most_common())}")
-    if run.queues_empty_after is not None:
-        print(
-            f"    left in queues          nothing in any of the template's {run.queues} queues (dead-letter queues"
-            f" included), {run.queues_empty_after:.1f} s after the last order ended   ✓"
-        )
-    else:
-        left = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues_left.items()))
-        print(
-            f"    left in queues          {left} (visible + in flight, {QUEUE_SETTLE_SECONDS} s after the last"
-            " order ended)   ✗"
-        )
+    depths = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues.items()))
+    settled = (
+        f"{run.queues_empty_after:.1f} s after the last order ended   ✓ all empty"
+        if run.queues_empty_after is not None
+        else f"{QUEUE_SETTLE_SECONDS} s after the last order ended   ✗ not all empty"
+    )
+    print(f"    queue depths at the end {depths} (visible + in flight; dead-letter queues included), {settled}")

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
+from local_cloud.iam.gate import AccessDenied
+from local_cloud.iam.policy import Authorise
 from local_cloud.scheduler.expressions import ScheduleExpression, instant, schedule_expression
 from local_cloud.template import PSEUDO_PARAMETERS
 
@@ -174,9 +176,10 @@ def _lambda_async_retries(cloud: Cloud, function: LocalFunction) -> int:
 class Schedules:
     """The template's schedules, fired when due on `clock` (or at once with `fire`); `firings` keeps each outcome."""
 
-    def __init__(self, cloud: Cloud, clock: Clock = _utc_now) -> None:
+    def __init__(self, cloud: Cloud, clock: Clock = _utc_now, authorise: Authorise | None = None) -> None:
         self._cloud = cloud
         self._clock = clock
+        self._authorise = authorise  # set: IAM enforced, the schedule's role must allow lambda:InvokeFunction
         self._lock = threading.Lock()
         self._schedules = {schedule.name: schedule for schedule in self._read_template(clock())}
         self.firings: list[Firing] = []
@@ -253,6 +256,12 @@ class Schedules:
     def _invoke(self, attempt: Attempt) -> Firing:
         """Lambda Invoke with InvocationType Event: accepted, then run (and retried) by Lambda on its own."""
         arn = str(attempt.schedule.target["Arn"])
+        role = attempt.schedule.target.get("RoleArn")
+        try:
+            if self._authorise and role:
+                self._authorise(str(role), "lambda:InvokeFunction", arn)
+        except AccessDenied as error:  # permanent: Scheduler dead-letters a call its role may not make
+            raise InvokeError("AccessDeniedException", str(error), retryable=False) from error
         try:
             function = self._cloud.functions.by_name(arn)
         except ClientError as error:  # the Invoke call itself failed: Scheduler's to retry

@@ -180,6 +180,88 @@ def test_batches_are_no_larger_than_the_batch_size(sqs: SQSClient) -> None:
     assert waiting(sqs, queue) == 0
 
 
+# ------------------------------------------------------------------ the batching window
+
+
+@dataclass
+class Clock:
+    """Stands in for time passing: the mapping's `clock`, moved on by the test, never slept."""
+
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def windowed(handler: Handler, queue_arn: str, clock: Clock, *, batch_size: int = 10) -> QueueMapping:
+    queue = mapping(handler, queue_arn, batch_size=batch_size)
+    queue.batching_window_seconds, queue.wait_for_batching_window, queue.clock = 5, True, clock
+    return queue
+
+
+def test_a_batch_short_of_its_size_waits_for_its_batching_window(sqs: SQSClient) -> None:
+    clock = Clock()
+    handler = Handler()
+    queue = windowed(handler, make_queue(sqs, "window"), clock)
+    send(sqs, queue, "a")
+
+    assert queue.deliver() == [], "one message, well before MaximumBatchingWindowInSeconds"
+    clock.now += 2
+    send(sqs, queue, "b")
+    assert queue.deliver() == [], "two messages, 2 s into a 5 s window"
+    assert queue.gathering
+
+    clock.now += 3
+    queue.deliver()
+
+    assert handler.bodies == [["a", "b"]], "the window is counted from the first message received, not the last"
+    assert not queue.gathering
+    assert waiting(sqs, queue) == 0
+
+
+def test_a_full_batch_goes_at_once_and_the_rest_waits(sqs: SQSClient) -> None:
+    clock = Clock()
+    handler = Handler()
+    queue = windowed(handler, make_queue(sqs, "full"), clock, batch_size=3)
+    send(sqs, queue, "a", "b", "c", "d")
+
+    queue.deliver()
+
+    assert handler.bodies == [["a", "b", "c"]], "a full batch does not wait; the fourth message does"
+    clock.now += queue.batching_window_seconds
+    queue.deliver()
+    assert handler.bodies == [["a", "b", "c"], ["d"]]
+
+
+def test_a_waiting_batch_is_held_in_flight_not_received_again(sqs: SQSClient) -> None:
+    """Put back on the queue instead, each wait would count as a receive and retire it to the DLQ."""
+    clock = Clock()
+    handler = Handler()
+    queue = windowed(handler, make_queue(sqs, "held", max_receive_count=1), clock)
+    send(sqs, queue, "a")
+
+    for _ in range(3):
+        assert queue.deliver() == []
+        clock.now += 1
+    clock.now += 2
+    queue.deliver()
+
+    assert handler.bodies == [["a"]]
+    assert handler.batches[0][0]["attributes"]["ApproximateReceiveCount"] == "1"
+    assert dead_letters(sqs, queue) == []
+
+
+def test_without_waiting_a_batch_goes_at_once_whatever_its_window(sqs: SQSClient) -> None:
+    handler = Handler()
+    queue = windowed(handler, make_queue(sqs, "at-once"), Clock())
+    queue.wait_for_batching_window = False
+    send(sqs, queue, "a")
+
+    queue.deliver()
+
+    assert handler.bodies == [["a"]]
+
+
 # ------------------------------------------------------------------ what is deleted, what is retried
 
 
@@ -325,10 +407,16 @@ def test_a_fifo_message_that_keeps_failing_moves_to_the_dead_letter_queue_and_fr
 
 def test_the_mapping_comes_from_the_template(cloud: Cloud, function: Callable[[str], LocalFunction]) -> None:
     notifications = QueueMapping.from_template(cloud, function("SendNotificationsFunction"))
+    properties = cloud.template.event_source_mapping(notifications.function.name, "sqs")
+    redrive = cloud.template.properties("NotificationsQueue")["RedrivePolicy"]
 
     assert notifications.queue_url == cloud.physical_id("NotificationsQueue")
-    assert (notifications.batch_size, notifications.report_batch_item_failures) == (10, True)
-    assert notifications.max_receive_count == 3
+    assert (notifications.batch_size, notifications.report_batch_item_failures) == (properties["BatchSize"], True)
+    assert notifications.max_receive_count == redrive["maxReceiveCount"]
+    assert notifications.batching_window_seconds == properties["MaximumBatchingWindowInSeconds"] > 0
+    # Read for the poller that will run batches side by side (one invocation runs at a time today).
+    assert notifications.maximum_concurrency == properties["ScalingConfig"]["MaximumConcurrency"]
+    assert not notifications.wait_for_batching_window, "tests and make local deliver at once unless asked"
     with pytest.raises(LookupError, match="has no sqs mapping"):
         QueueMapping.from_template(cloud, function("GetOrderFunction"))
 

@@ -236,7 +236,7 @@ def test_a_queue_delivers_batches_at_once_up_to_its_maximum_concurrency_and_fifo
         def delivered(url: str) -> list[tuple[float, float, int]]:
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             mapping = QueueMapping.of_queue(function, arn, batch_size=1, report_batch_item_failures=False)
-            mapping.max_concurrency = 2  # the mapping's ScalingConfig.MaximumConcurrency
+            mapping.maximum_concurrency = 2  # the mapping's ScalingConfig.MaximumConcurrency
             runs = [
                 (invocation.response["started"], invocation.response["ended"], json.loads(body)["n"])
                 for invocation in mapping.deliver()

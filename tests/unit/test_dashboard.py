@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from local_cloud.template import Template
-from tests.unit.test_reliability import alarms_to_the_alarm_topic, dead_letter_queues, referenced_of_type
+from tests.unit.test_reliability import (
+    alarms_to_the_alarm_topic,
+    dead_letter_queues,
+    queue_consumers,
+    referenced_of_type,
+)
 from tests.unit.test_template import stream_mappings
 
 
@@ -40,13 +45,39 @@ def searches(metrics: list[list[Any]]) -> list[str]:
     ]
 
 
-def test_the_dashboard_shows_the_apis_latency_percentiles_and_its_errors(template: Template) -> None:
+def as_sub(value: Any) -> str:
+    """A template value as the dashboard's !Sub text spells it: a !Ref X as ${X}, a literal as itself."""
+    if isinstance(value, dict) and list(value) == ["Ref"]:
+        return "${" + str(value["Ref"]) + "}"
+    assert not isinstance(value, dict), f"{value} has no spelling in a !Sub"
+    return str(value)
+
+
+def api_stages(template: Template) -> list[dict[str, Any]]:
+    """{"ApiName": ..., "Stage": ...} of every REST API stage, as the template sets them (AWS/ApiGateway's dimensions).
+
+    The API's name is its Name or, with a definition body, the body's info.title (SAM puts the stack name there).
+    """
+    stages = []
+    for stage in template.of_type("AWS::ApiGateway::Stage").values():
+        api = referenced_of_type(template, stage["Properties"]["RestApiId"], "AWS::ApiGateway::RestApi")
+        assert api is not None
+        properties = template.properties(api)
+        name = properties.get("Name", properties.get("Body", {}).get("info", {}).get("title"))
+        assert name is not None, f"{api} has no name for AWS/ApiGateway's ApiName dimension"
+        stages.append({"ApiName": name, "Stage": stage["Properties"]["StageName"]})
+    assert stages, "the orders API has a stage"
+    return stages
+
+
+def test_the_dashboard_shows_every_apis_latency_percentiles_and_its_errors(template: Template) -> None:
     metrics = dashboard_metrics(template)
-    api = ("ApiName", "${AWS::StackName}", "Stage", "v1")
     shown = plain(metrics)
-    assert {("AWS/ApiGateway", name, *api) for name in ("Latency", "4XXError", "5XXError")} <= shown
-    latency = [metric for metric in metrics if not isinstance(metric[0], dict) and metric[1] == "Latency"]
-    assert {part["stat"] for metric in latency for part in metric if isinstance(part, dict)} == {"p50", "p99"}
+    for stage in api_stages(template):
+        api = ("ApiName", as_sub(stage["ApiName"]), "Stage", as_sub(stage["Stage"]))
+        assert {("AWS/ApiGateway", name, *api) for name in ("Latency", "4XXError", "5XXError")} <= shown
+        latency = [metric for metric in metrics if tuple(map(str, metric[:6])) == ("AWS/ApiGateway", "Latency", *api)]
+        assert {part["stat"] for metric in latency for part in metric if isinstance(part, dict)} == {"p50", "p99"}
 
 
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
@@ -88,13 +119,22 @@ def test_the_dashboard_shows_every_stream_consumers_iterator_age(template: Templ
 
 
 @pytest.mark.parametrize("metric", ["5XXError", "Latency"])
-def test_the_api_alarms_on_server_errors_and_on_its_p99_latency(template: Template, metric: str) -> None:
+def test_every_api_alarms_on_server_errors_and_on_its_p99_latency(template: Template, metric: str) -> None:
     alarms = alarms_to_the_alarm_topic(template, "AWS/ApiGateway", metric)
-    assert any(dimensions == {"ApiName": {"Ref": "AWS::StackName"}, "Stage": "v1"} for dimensions in alarms.values())
-    if metric == "Latency":
-        assert any(template.properties(alarm).get("ExtendedStatistic") == "p99" for alarm in alarms)
+    for stage in api_stages(template):
+        watching = [alarm for alarm, dimensions in alarms.items() if dimensions == stage]
+        assert watching, f"no {metric} alarm on {stage}"
+        if metric == "Latency":
+            assert any(template.properties(alarm).get("ExtendedStatistic") == "p99" for alarm in watching)
 
 
 def test_the_payment_consumer_alarms_when_it_is_throttled(template: Template) -> None:
+    """The consumer of the payment-events queue: a throttled settlement keeps a fulfilment waiting."""
+    consumers = [
+        referenced_of_type(template, properties["FunctionName"], "AWS::Lambda::Function")
+        for properties in queue_consumers(template)["PaymentEventsQueue"].values()
+    ]
+    assert consumers
     alarms = alarms_to_the_alarm_topic(template, "AWS/Lambda", "Throttles")
-    assert {"FunctionName": {"Ref": "ProcessPaymentEventsFunction"}} in alarms.values()
+    for consumer in consumers:
+        assert {"FunctionName": {"Ref": consumer}} in alarms.values()

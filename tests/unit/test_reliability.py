@@ -323,15 +323,42 @@ def test_every_queue_that_is_not_a_dead_letter_queue_redrives_to_one_of_its_kind
     assert not problems, report(problems)
 
 
-def test_every_dead_letter_queue_keeps_messages_for_fourteen_days(template: Template) -> None:
-    """A failure waits for a person; test_template.py checks that every queue, these included, is encrypted."""
+def test_every_queue_keeps_messages_for_fourteen_days(template: Template) -> None:
+    """A failure waits for a person, and a backlog outlasts a consumer's outage (the template says why per queue).
+
+    test_template.py checks that every queue, these included, is encrypted.
+    """
     dead_letter = dead_letter_queues(template)
     assert dead_letter, "the stream consumers send failed batches to dead-letter queues"
+    assert queue_consumers(template), "payment events, notifications and analytics are main queues"
     problems = [
-        f"{queue} (DLQ of {sender}): MessageRetentionPeriod should be {FOURTEEN_DAYS}"
-        for queue, sender in sorted(dead_letter.items())
+        f"{queue} ({'DLQ of ' + dead_letter[queue] if queue in dead_letter else 'a main queue'}): "
+        f"MessageRetentionPeriod should be {FOURTEEN_DAYS}"
+        for queue in sorted(template.of_type("AWS::SQS::Queue"))
         if template.properties(queue).get("MessageRetentionPeriod") is None
         or number(template, template.properties(queue)["MessageRetentionPeriod"]) != FOURTEEN_DAYS
+    ]
+    assert not problems, report(problems)
+
+
+def test_every_fifo_queue_states_its_deduplication_scope_and_throughput_limit(template: Template) -> None:
+    """The payment-events queue is high-throughput FIFO: deduplication and the limit per message group.
+
+    Only that pair turns high throughput on (any other leaves the queue at 300 sends a second); the template says
+    why it chose it. A DLQ only receives moved messages, so its own defaults do not matter.
+    """
+    dead_letter = dead_letter_queues(template)
+    main_fifo = [queue for queue in template.of_type("AWS::SQS::Queue") if is_fifo(template, queue)]
+    main_fifo = [queue for queue in main_fifo if queue not in dead_letter]
+    assert main_fifo, "payment webhooks are queued in order per order on a FIFO queue"
+    problems = [
+        f"{queue}: DeduplicationScope and FifoThroughputLimit should be messageGroup and perMessageGroupId"
+        for queue in sorted(main_fifo)
+        if (
+            template.properties(queue).get("DeduplicationScope"),
+            template.properties(queue).get("FifoThroughputLimit"),
+        )
+        != ("messageGroup", "perMessageGroupId")
     ]
     assert not problems, report(problems)
 
@@ -373,15 +400,21 @@ def test_no_fifo_queue_consumer_has_a_batching_window(template: Template) -> Non
     assert not problems, report(problems)
 
 
-@pytest.mark.parametrize("function", ["ProcessPaymentEventsFunction", "SendNotificationsFunction"])
-def test_consumers_calling_a_downstream_cap_their_concurrency(template: Template, function: str) -> None:
-    """The payment ledger and the notifier are not overrun by a burst; Lambda's floor for the cap is 2."""
-    [properties] = [
-        spec["Properties"]
-        for spec in template.of_type("AWS::Lambda::EventSourceMapping").values()
-        if referenced_of_type(template, spec["Properties"]["FunctionName"], "AWS::Lambda::Function") == function
-    ]
-    assert 2 <= number(template, properties["ScalingConfig"]["MaximumConcurrency"]) <= 10
+def test_every_queue_consumer_caps_its_concurrency(template: Template) -> None:
+    """Each queue's consumer feeds something a burst would overrun (the payment ledger and the executions it
+    resumes, the notifier, one counter item per day), so each caps its batches in flight; the template says why
+    beside each cap. Lambda's floor for the cap is 2."""
+    consumers = queue_consumers(template)
+    assert consumers, "payment events, notifications and analytics are consumed from SQS queues"
+    problems = []
+    for queue, mappings in sorted(consumers.items()):
+        for mapping, properties in sorted(mappings.items()):
+            cap = properties.get("ScalingConfig", {}).get("MaximumConcurrency")
+            if cap is None:
+                problems.append(f"{mapping} (reads {queue}): no ScalingConfig.MaximumConcurrency")
+            elif not 2 <= number(template, cap) <= 10:
+                problems.append(f"{mapping} (reads {queue}): MaximumConcurrency {cap} is not between 2 and 10")
+    assert not problems, report(problems)
 
 
 # -------------------------------------------------------------------------------- 2. partial batch failures
@@ -523,16 +556,28 @@ def test_the_fulfilment_times_out_only_past_its_longest_possible_run(template: T
     assert timeout > longest, f"FulfilmentTimeoutSeconds {timeout} does not outlast the longest run ({longest:.0f} s)"
 
 
-def test_every_state_machine_logs_errors_with_their_input_and_is_traced(template: Template) -> None:
+def test_every_state_machine_logs_its_errors_without_execution_data_to_a_kept_log_group_and_is_traced(
+    template: Template,
+) -> None:
+    """ERROR, not ALL: a log line per failure, not per step. Without execution data: an execution's input and
+    output carry customers' orders, and the execution history (GetExecutionHistory) already holds them."""
     problems = []
     for state_machine, spec in sorted(template.of_type("AWS::StepFunctions::StateMachine").items()):
         logging = spec["Properties"].get("LoggingConfiguration", {})
-        if logging.get("Level") not in {"ALL", "ERROR"}:
-            problems.append(f"{state_machine}: LoggingConfiguration.Level should be ALL or ERROR")
-        if logging.get("IncludeExecutionData") is not True:
-            problems.append(f"{state_machine}: LoggingConfiguration.IncludeExecutionData should be true")
-        if not logging.get("Destinations"):
+        if logging.get("Level") != "ERROR":
+            problems.append(f"{state_machine}: LoggingConfiguration.Level should be ERROR")
+        if logging.get("IncludeExecutionData") is not False:
+            problems.append(f"{state_machine}: LoggingConfiguration.IncludeExecutionData should be false")
+        destinations = logging.get("Destinations", [])
+        if not destinations:
             problems.append(f"{state_machine}: LoggingConfiguration has no log group Destinations")
+        for destination in destinations:
+            arn = destination.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn")
+            log_group = referenced_of_type(template, arn, "AWS::Logs::LogGroup")
+            if log_group is None:
+                problems.append(f"{state_machine}: a log destination is not a log group of this template")
+            elif "RetentionInDays" not in template.properties(log_group):
+                problems.append(f"{state_machine}: its log group {log_group} keeps logs forever (no RetentionInDays)")
         if spec["Properties"].get("TracingConfiguration", {}).get("Enabled") is not True:
             problems.append(f"{state_machine}: TracingConfiguration.Enabled should be true")
     assert not problems, report(problems)
