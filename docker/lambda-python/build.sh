@@ -15,7 +15,7 @@ esac
 image="public.ecr.aws/lambda/python:3.13-$arch"
 rootfs="orders-lambda-rootfs:trixie-$arch"
 python=${SAM_BUILD_PYTHON:-$root/.venv/bin/python}
-boto3_pin=$(grep -E '^boto3==' "$root/requirements-dev.txt")
+boto3_pin=$(grep -oE '^boto3==[^ ;]+' "$root/requirements-dev.txt")  # the pin alone: the lock's lines go on with hashes
 inputs=$( (cat "$here/Dockerfile" "$here/bootstrap" "$here/runtime-requirements.txt" "$0"; echo "$boto3_pin") | sha256sum | cut -c1-16)
 
 current=$(docker image inspect --format '{{ index .Config.Labels "orders.stand-in" }}' "$image" 2>/dev/null || true)

@@ -10,9 +10,11 @@ a shipment the carrier refuses, so the payment is captured and the stock held wh
 Every case then runs the reconciler twice and checks the invariant on PaymentsTable and InventoryTable
 read directly (tests/support.py), besides the order's status.
 
-moto runs the state machine; two of its limits shape these tests. Its retrier sleeps each interval for
-real, so the waits are recorded instead of slept (the attempts still happen). And a task cannot be made
+moto runs the state machine; three of its limits shape these tests. Its retrier sleeps each interval for
+real, so the waits are recorded instead of slept (the attempts still happen). A task cannot be made
 to time out the way Lambda ends an invocation (Sandbox.Timedout), so the timeout is the execution's own.
+And that timeout is TimeoutSeconds of real time, so the test runs the execution's clock out (ExecutionClock)
+once the execution is where the timeout must find it, instead of waiting the seconds out.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program import program
 
 from local_cloud.in_process import in_process_cloud
 from orders.payments import PaymentState
@@ -35,9 +39,9 @@ from orders.webhook import PaymentWebhookType
 from tests.handlers.test_fulfilment import SEEDED, Shop, events_of
 from tests.support import Holdings, assert_keeps_nothing_unless_completed, holdings, sample_event, stored_events
 
-# Long enough for the steps before the faulty one, payment webhook included, on a busy machine (they take
-# 1 to 4 s on two shared cores); each timeout case waits this long.
-EXECUTION_TIMEOUT_SECONDS = 10
+# The execution's TimeoutSeconds in real time: a bound the tests do not wait for (they run the clock out,
+# ExecutionClock) and that even a very busy machine's steps before the faulty one stay well inside.
+EXECUTION_TIMEOUT_SECONDS = 60
 ERROR, TIMEOUT, ABORTED = "error", "timeout", "aborted"
 
 
@@ -58,6 +62,41 @@ def retry_waits(monkeypatch: pytest.MonkeyPatch) -> RecordedWaits:
     waits = RecordedWaits()
     monkeypatch.setattr(retrier_decl, "time", waits)
     return waits
+
+
+class ExecutionClock:
+    """moto times an execution out by joining its thread for TimeoutSeconds; `run_out` makes that time pass now.
+
+    Every execution started while the clock is installed then times out at once (as it would once its
+    TimeoutSeconds passed) unless it has ended; without `run_out` it times out in real time, as in moto.
+    """
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self) -> None:
+        self._ran_out = threading.Event()
+        ran_out = self._ran_out
+
+        class ClockedThread(threading.Thread):
+            def join(self, timeout: float | None = None) -> None:
+                if timeout is None:
+                    super().join()
+                    return
+                deadline = time.monotonic() + timeout
+                while self.is_alive() and not ran_out.is_set() and time.monotonic() < deadline:
+                    super().join(ExecutionClock.POLL_SECONDS)
+
+        self.thread = ClockedThread
+
+    def run_out(self) -> None:
+        self._ran_out.set()
+
+
+@pytest.fixture(autouse=True)
+def execution_clock(monkeypatch: pytest.MonkeyPatch) -> ExecutionClock:
+    clock = ExecutionClock()
+    monkeypatch.setattr(program, "threading", SimpleNamespace(Thread=clock.thread))
+    return clock
 
 
 @pytest.fixture
@@ -111,8 +150,11 @@ STEPS = {
 class Fault:
     """Replaces one adapter method; on the first call the customer may cancel, from inside the running step."""
 
-    def __init__(self, shop: Shop, order_id: str, step: Step, kind: str, cancel: bool) -> None:
+    def __init__(
+        self, shop: Shop, order_id: str, step: Step, kind: str, cancel: bool, *, clock: ExecutionClock | None = None
+    ) -> None:
         self.shop, self.order_id, self.step, self.kind, self.cancel = shop, order_id, step, kind, cancel
+        self.clock = clock  # a timeout's hanging step runs it out, rather than wait TimeoutSeconds
         self.calls = 0
         self.cancel_status: int | None = None
         self.finished_late = threading.Event()
@@ -148,6 +190,8 @@ class Fault:
             self.finished_late.set()
 
     def _wait_for_the_execution_to_end(self) -> None:
+        if self.clock is not None:
+            self.clock.run_out()  # the execution's time passes while this step hangs
         deadline = time.monotonic() + 10 * EXECUTION_TIMEOUT_SECONDS
         while self.shop.execution_status(self.order_id) == "RUNNING":
             if time.monotonic() > deadline:
@@ -243,12 +287,19 @@ for cancel in (False, True):
     ],
 )
 def test_a_fault_in_any_step_leaves_no_money_or_stock_held(
-    shop: Shop, step_name: str, kind: str, cancel: bool, *, monkeypatch: pytest.MonkeyPatch, retry_waits: RecordedWaits
+    shop: Shop,
+    step_name: str,
+    kind: str,
+    cancel: bool,
+    *,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_waits: RecordedWaits,
+    execution_clock: ExecutionClock,
 ) -> None:
     step = STEPS[step_name]
     expected = OUTCOMES[step_name, kind, cancel]
     order_id = place_for(shop, step)
-    fault = Fault(shop, order_id, step, kind, cancel)
+    fault = Fault(shop, order_id, step, kind, cancel, clock=execution_clock)
     fault.install(monkeypatch)
 
     drive(shop, order_id)
@@ -331,10 +382,20 @@ def test_a_stopped_execution_is_settled_by_the_reconciler(shop: Shop, monkeypatc
     assert (failed["reason"], failed["error"]) == (TECHNICAL_FAILURE_REASON, "TechnicalFailure")
 
 
-def test_an_execution_timed_out_awaiting_payment_is_settled_and_a_late_capture_refunded(timing_out_shop: Shop) -> None:
+def time_out_awaiting_payment(shop: Shop, order_id: str, clock: ExecutionClock) -> None:
+    """No webhook comes: the execution's time runs out while it waits for the payment's outcome."""
+    shop.sources.settle(until=lambda: shop.finished(order_id) or shop.awaiting_payment(order_id))
+    assert shop.awaiting_payment(order_id), shop.execution_status(order_id)
+    clock.run_out()
+    shop.sources.settle(until=lambda: shop.finished(order_id))
+
+
+def test_an_execution_timed_out_awaiting_payment_is_settled_and_a_late_capture_refunded(
+    timing_out_shop: Shop, execution_clock: ExecutionClock
+) -> None:
     shop = timing_out_shop
     order_id = shop.place()
-    shop.sources.settle(until=lambda: shop.finished(order_id))  # no webhook: the execution times out waiting
+    time_out_awaiting_payment(shop, order_id, execution_clock)
     assert shop.execution_status(order_id) == "TIMED_OUT"
     assert left_held(holdings(shop.cloud, order_id)) == BOTH
 
@@ -350,11 +411,12 @@ def test_an_execution_timed_out_awaiting_payment_is_settled_and_a_late_capture_r
 
 
 def test_a_cancel_after_the_execution_timed_out_gives_everything_back_without_the_reconciler(
-    timing_out_shop: Shop,
+    timing_out_shop: Shop, execution_clock: ExecutionClock
 ) -> None:
     shop = timing_out_shop
     order_id = shop.place()
-    shop.sources.settle(until=lambda: shop.finished(order_id))
+    time_out_awaiting_payment(shop, order_id, execution_clock)
+    assert shop.execution_status(order_id) == "TIMED_OUT"
 
     first = shop.cancel(order_id)
     after_first = ledger_and_stock(shop, order_id)
