@@ -17,6 +17,8 @@ OUTCOME ?= succeeded
 # sam local runs what this host runs natively; deployments stay arm64 (the template's default).
 LOCAL_ARCHITECTURE := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 LOCAL_BUILD := .aws-sam/local-$(LOCAL_ARCHITECTURE)
+# The local templates template.yaml nests (AWS::Serverless::Application): linted as template.yaml is.
+NESTED_TEMPLATES := $(sort $(wildcard stacks/*.yaml))
 SAM_LOCAL := PYTHONPATH=layer $(BIN)/python -m scripts.sam_local --template $(LOCAL_BUILD)/template.yaml
 
 export SAM_CLI_TELEMETRY := 0
@@ -114,11 +116,12 @@ lint-format:
 lint-mypy:
 	$(BIN)/mypy
 lint-cfn-lint:
-	$(BIN)/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 lint-sam-validate:
 	$(BIN)/sam validate --lint
+	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done
 lint-checkov:
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml --config-file .checkov.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
 lint-actionlint:
 	$(ACTIONLINT_VENV)/bin/actionlint
 
@@ -156,7 +159,7 @@ bootstrap: install ## sam pipeline bootstrap for GitHub OIDC: STAGE=dev|prod GIT
 		--github-org $(GITHUB_ORG) --github-repo $(GITHUB_REPO) --deployment-branch main --no-create-image-repository \
 		--no-interactive
 
-deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, sam delete
+deploy-check: install $(MINISTACK_VENV)/.installed ## sam build + sam deploy onto ministack on 127.0.0.1, the e2e suite on that stack, its deletion
 	PYTHONPATH=layer $(BIN)/python -m scripts.deploy_check
 
 e2e: install ## The end-to-end suite against a deployed stack: STACK=<name> (TARGET=aws, or ministack with AWS_ENDPOINT_URL)
@@ -188,8 +191,8 @@ bench: build ## Cold init, AWS calls and code size per function; local cloud lat
 openapi: install ## Regenerate openapi.json from the API functions' resolvers
 	PYTHONPATH=layer $(BIN)/python -m scripts.openapi
 
-schemas: install ## Copy schemas/*.json into the template's schema registry resources
-	$(BIN)/python -m scripts.sync_schemas
+schemas: install ## Write the schema registry's stack (stacks/event-catalogue.yaml) from the event records in layer/orders/events.py
+	PYTHONPATH=layer $(BIN)/python -m scripts.event_catalogue
 
 seed: install ## Stock the inventory table from seed/inventory.json: STACK=<deployed stack>, or the local cloud
 	PYTHONPATH=layer $(BIN)/python -m scripts.seed_inventory $(if $(STACK),--stack $(STACK))

@@ -1,4 +1,9 @@
-"""template.yaml, as CloudFormation sees it after the SAM transform, with intrinsics resolved locally."""
+"""template.yaml, as CloudFormation sees it after the SAM transform, with intrinsics resolved locally.
+
+Nested applications with a local template (`AWS::Serverless::Application`, `Location: stacks/...`) are
+inlined: their resources join the parent's, with the values the parent passes, so the local cloud and the
+tests see the whole application in one place.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from samtranslator.translator.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
+NESTED_TEMPLATES = ROOT / "stacks"  # the local templates template.yaml nests
 LOCAL_BUCKET = "local-code"  # stands in for the S3 bucket `sam deploy` uploads code to
 
 REGION = "us-east-1"
@@ -45,13 +51,110 @@ def _local_code_as_s3(sam_template: dict[str, Any]) -> None:
                 properties[name] = f"s3://{LOCAL_BUCKET}/{properties[name].rstrip('/')}"
 
 
+def _load(path: Path) -> dict[str, Any]:
+    # A JSON round trip turns cfn-lint's position-tracking nodes into plain dicts.
+    loaded: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    return loaded
+
+
+def _is_local_application(spec: dict[str, Any]) -> bool:
+    location = spec.get("Properties", {}).get("Location")
+    return spec.get("Type") == "AWS::Serverless::Application" and isinstance(location, str) and "://" not in location
+
+
+def _with_parameters(value: Any, passed: dict[str, Any]) -> Any:
+    """A nested template's `value` with each of its parameters replaced by what the parent passes."""
+    if isinstance(value, list):
+        return [_with_parameters(item, passed) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Ref"} and value["Ref"] in passed:
+        return passed[value["Ref"]]
+    if set(value) == {"Fn::Sub"}:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        variables = {name: _with_parameters(item, passed) for name, item in variables.items()}
+
+        def inline(match: re.Match[str]) -> str:
+            """`${Param}` as the text it stands for (`${Name}`, `${Name.Attr}`) when the parent passes a Ref/GetAtt."""
+            name = match.group(1)
+            given = passed.get(name) if name not in variables else None
+            if isinstance(given, dict) and set(given) == {"Ref"}:
+                return "${" + str(given["Ref"]) + "}"
+            if isinstance(given, dict) and set(given) == {"Fn::GetAtt"}:
+                target = given["Fn::GetAtt"]
+                return "${" + (target if isinstance(target, str) else ".".join(target)) + "}"
+            if given is not None:
+                variables[name] = given
+            return match.group(0)
+
+        text = re.sub(r"\$\{([^!}.][^}.]*)\}", inline, text)
+        return {"Fn::Sub": [text, variables] if variables else text}
+    return {key: _with_parameters(item, passed) for key, item in value.items()}
+
+
+def _with_outputs(value: Any, outputs: dict[tuple[str, str], Any]) -> Any:
+    """`value` with each `!GetAtt <Application>.Outputs.<Name>` replaced by that output's value."""
+    if isinstance(value, list):
+        return [_with_outputs(item, outputs) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        logical_id, attribute = target.split(".", 1) if isinstance(target, str) else target
+        if (logical_id, attribute) in outputs:
+            return outputs[(logical_id, attribute)]
+    return {key: _with_outputs(item, outputs) for key, item in value.items()}
+
+
+def _inline_applications(template: dict[str, Any], folder: Path) -> None:
+    """Replace each local nested application of `template` by its resources, as CloudFormation would nest them."""
+    resources: dict[str, Any] = template["Resources"]
+    outputs: dict[tuple[str, str], Any] = {}
+    for app_id, app in [(name, spec) for name, spec in resources.items() if _is_local_application(spec)]:
+        child_path = folder / app["Properties"]["Location"]
+        child = _load(child_path)
+        _inline_applications(child, child_path.parent)
+        passed = {
+            name: spec["Default"] for name, spec in child.get("Parameters", {}).items() if "Default" in spec
+        } | app["Properties"].get("Parameters", {})
+        child = _with_parameters(child, passed)
+        for name, spec in child.get("Resources", {}).items():
+            if name in resources or name in template.get("Parameters", {}):
+                raise ValueError(f"{child_path.name}: {name} is also a logical id of its parent")
+            if "Condition" in app:  # a conditional application's resources exist only under its condition
+                if "Condition" in spec:
+                    raise NotImplementedError(f"{name}: a condition inside a conditional application")
+                spec["Condition"] = app["Condition"]
+            for uri in ("CodeUri", "ContentUri", "DefinitionUri"):  # paths are relative to the nested file
+                local = spec.get("Properties", {}).get(uri)
+                if isinstance(local, str) and "://" not in local:
+                    spec["Properties"][uri] = str((child_path.parent / local).relative_to(folder))
+            resources[name] = spec
+        for name, condition in child.get("Conditions", {}).items():
+            if name in template.setdefault("Conditions", {}):
+                raise ValueError(f"{child_path.name}: condition {name} is also one of its parent's")
+            template["Conditions"][name] = condition
+        for name, output in child.get("Outputs", {}).items():
+            outputs[(app_id, f"Outputs.{name}")] = output["Value"]
+        del resources[app_id]
+    if outputs:
+        for key in ("Resources", "Outputs"):
+            template[key] = _with_outputs(template.get(key, {}), outputs)
+
+
+def _sources_version(path: Path) -> tuple[int, ...]:
+    """Changes when the template or any nested template changes: the translation cache's key."""
+    nested = sorted(NESTED_TEMPLATES.glob("*.yaml")) if path.parent == ROOT else []
+    return tuple(source.stat().st_mtime_ns for source in [path, *nested])
+
+
 @functools.lru_cache(maxsize=8)
 def _translate(
-    path: Path, _mtime_ns: int, overrides: tuple[tuple[str, Any], ...]
+    path: Path, _version: tuple[int, ...], overrides: tuple[tuple[str, Any], ...]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The SAM transform of the file as it is now: paid once per file version and overrides, not per cloud."""
-    # A JSON round trip turns cfn-lint's position-tracking nodes into plain dicts.
-    sam_template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    """The SAM transform of the files as they are now: paid once per version and overrides, not per cloud."""
+    sam_template = _load(path)
+    _inline_applications(sam_template, path.parent)
     _local_code_as_s3(sam_template)
     parameters = {name: spec.get("Default") for name, spec in sam_template.get("Parameters", {}).items()} | dict(
         overrides
@@ -75,7 +178,7 @@ class Template:
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH, overrides: Mapping[str, Any] | None = None) -> Template:
-        parameters, translated = _translate(path, path.stat().st_mtime_ns, tuple(sorted((overrides or {}).items())))
+        parameters, translated = _translate(path, _sources_version(path), tuple(sorted((overrides or {}).items())))
         translated = copy.deepcopy(translated)  # each cloud resolves and records into its own copy
         return cls(
             resources=translated["Resources"],

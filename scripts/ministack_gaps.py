@@ -37,6 +37,12 @@ DEPLOY_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
+# Not ministack's gap but SAM CLI's on any endpoint other than AWS's: `sam deploy` writes a nested stack's
+# TemplateURL as `<endpoint>/<bucket>/<key>` (http://127.0.0.1:<port>/...), which `sam delete` then fails to
+# parse ("not a valid S3 url": it takes s3:// and https://s3... only), before it deletes anything.
+SAM_DELETE = "sam delete cannot parse the http:// TemplateURL sam deploy writes for a nested stack on a custom endpoint"
+
+
 class Semantics(StrEnum):
     """Behaviour of AWS a scenario may depend on."""
 

@@ -19,14 +19,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.config import Setting, setting
-from orders.notifications import Notifier, OutcomeEvent, SandboxNotifier, notification_for, parse_outcome
+from orders.events import DomainEvent
+from orders.notifications import Notifier, SandboxNotifier, notification_for, parse_outcome
 
 logger = Logger()
 metrics = Metrics()
 notifier: Notifier = SandboxNotifier(logger, metrics)
 processor = BatchProcessor(event_type=EventType.SQS)
-# SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event"
-# (the key is read from the parsed outcome, a dataclass, hence its Python name).
+# SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event".
+# Powertools keys on the dataclass's fields (dataclasses.asdict), hence `event_id`.
 idempotency = IdempotencyConfig(
     event_key_jmespath="event_id", raise_on_no_idempotency_key=True, expires_after_seconds=24 * 60 * 60
 )
@@ -38,7 +39,7 @@ persistence = DynamoDBPersistenceLayer(
 @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator keeps the signature but is not typed
     data_keyword_argument="outcome", config=idempotency, persistence_store=persistence
 )
-def notify_once(outcome: OutcomeEvent) -> dict[str, str]:
+def notify_once(outcome: DomainEvent) -> dict[str, str]:
     notification = notification_for(outcome)
     notifier.send(notification)
     return {"eventId": notification.event_id, "customerId": notification.customer_id, "subject": notification.subject}

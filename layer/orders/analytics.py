@@ -11,14 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from orders.dynamodb import from_item, to_item
-from orders.events import EventType
-from orders.messages import CURRENCY, Fields
+from orders.events import DomainEvent, EventType, OrderCompleted
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,30 +36,23 @@ class Sale:
 def sale_from(body: str) -> Sale | None:
     """The sale an outcome event's JSON records; None for any event other than OrderCompleted.
 
-    Raises MalformedMessage when `body` is not an event envelope, or is an OrderCompleted without
-    a valid amount and currency.
+    Raises ValueError (orders.wire.ContractViolation for a broken contract) when `body` is not an
+    event envelope of its type's contract.
     """
-    timed = timed_sale_from(Fields.parse(body))
+    timed = timed_sale_from(DomainEvent.from_json(body))
     return None if timed is None else timed[0]
 
 
-def timed_sale_from(envelope: Mapping[str, Any] | Fields) -> tuple[Sale, datetime] | None:
+def timed_sale_from(envelope: Mapping[str, Any] | DomainEvent) -> tuple[Sale, datetime] | None:
     """The sale an event envelope records and when (UTC) it happened; None for any event but OrderCompleted.
 
-    Any event type is read as an envelope, then filtered; raises MalformedMessage as `sale_from` does.
+    Raises ValueError as `sale_from` does.
     """
-    event = envelope if isinstance(envelope, Fields) else Fields(envelope)
-    event_id, kind, occurred_at, data = (
-        event.text("eventId"),
-        event.text("type"),
-        event.instant("occurredAt"),
-        event.object("data"),
-    )
-    if kind != EventType.ORDER_COMPLETED:
-        return None
-    occurred_at = occurred_at.astimezone(UTC)
-    sale = Sale(event_id, occurred_at.date(), data.text("currency", CURRENCY), data.integer("amount"))
-    return sale, occurred_at
+    event = envelope if isinstance(envelope, DomainEvent) else DomainEvent.from_envelope(envelope)
+    if event.type is not EventType.ORDER_COMPLETED:
+        return None  # not a sale, and its data is not read: this consumer holds no other type to its contract
+    completed = event.data_as(OrderCompleted)
+    return Sale(event.event_id, event.moment.date(), completed.currency, completed.amount), event.moment
 
 
 @dataclass(frozen=True)

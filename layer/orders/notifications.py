@@ -6,124 +6,27 @@ SQS message body is exactly `DomainEvent.envelope()`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from orders.events import EventType
-from orders.messages import CURRENCY, Fields, MalformedMessage
+from orders.events import DomainEvent, EventType, OrderCancelled, OrderCompleted, OrderExpired, OrderFailed
+from orders.wire import ContractViolation
+
+OUTCOMES = frozenset(
+    {EventType.ORDER_COMPLETED, EventType.ORDER_FAILED, EventType.ORDER_CANCELLED, EventType.ORDER_EXPIRED}
+)
 
 
-@dataclass(frozen=True)
-class CompletedData:
-    customer_id: str
-    amount: int  # minor units (cents)
-    currency: str
-
-
-@dataclass(frozen=True)
-class FailedData:
-    customer_id: str
-    reason: str
-    error: str
-
-
-@dataclass(frozen=True)
-class EndedData:
-    """Cancelled or expired: the order ended before completion, for `reason`."""
-
-    customer_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    event_id: str
-    order_id: str
-    version: int
-    occurred_at: datetime
-    correlation_id: str
-
-
-@dataclass(frozen=True)
-class OrderCompletedEvent(_Outcome):
-    data: CompletedData
-
-
-@dataclass(frozen=True)
-class OrderFailedEvent(_Outcome):
-    data: FailedData
-
-
-@dataclass(frozen=True)
-class OrderCancelledEvent(_Outcome):
-    data: EndedData
-
-
-@dataclass(frozen=True)
-class OrderExpiredEvent(_Outcome):
-    data: EndedData
-
-
-OutcomeEvent = OrderCompletedEvent | OrderFailedEvent | OrderCancelledEvent | OrderExpiredEvent
-
-
-def _envelope(event: Fields) -> dict[str, Any]:
-    """What every outcome's envelope carries besides its type and data."""
-    return {
-        "event_id": event.text("eventId"),
-        "order_id": event.text("orderId"),
-        "version": event.integer("version", minimum=1),
-        "occurred_at": event.instant("occurredAt"),
-        "correlation_id": event.text("correlationId"),
-    }
-
-
-def _completed(event: Fields) -> OutcomeEvent:
-    data = event.object("data")
-    return OrderCompletedEvent(
-        **_envelope(event),
-        data=CompletedData(data.text("customerId"), data.integer("amount"), data.text("currency", CURRENCY)),
-    )
-
-
-def _failed(event: Fields) -> OutcomeEvent:
-    data = event.object("data")
-    return OrderFailedEvent(
-        **_envelope(event), data=FailedData(data.text("customerId"), data.text("reason"), data.text("error"))
-    )
-
-
-def _ended(event_class: type[OrderCancelledEvent | OrderExpiredEvent]) -> Callable[[Fields], OutcomeEvent]:
-    def read(event: Fields) -> OutcomeEvent:
-        data = event.object("data")
-        return event_class(**_envelope(event), data=EndedData(data.text("customerId"), data.text("reason")))
-
-    return read
-
-
-_READERS: dict[str, Callable[[Fields], OutcomeEvent]] = {
-    EventType.ORDER_COMPLETED: _completed,
-    EventType.ORDER_FAILED: _failed,
-    EventType.ORDER_CANCELLED: _ended(OrderCancelledEvent),
-    EventType.ORDER_EXPIRED: _ended(OrderExpiredEvent),
-}
-
-
-def parse_outcome(body: str) -> OutcomeEvent:
-    """The outcome event an SQS body carries (its envelope); raises MalformedMessage for anything else.
-
-    Fields the envelope has beyond these are ignored, so a producer can add one without failing its consumers.
-    """
-    event = Fields.parse(body)
-    kind = event.text("type")
-    if kind not in _READERS:
-        raise MalformedMessage(f"type must be an outcome ({', '.join(_READERS)}), not {kind}")
-    return _READERS[kind](event)
+def parse_outcome(body: str) -> DomainEvent:
+    """The outcome event an SQS body carries; raises ValueError (ContractViolation) for anything else."""
+    event = DomainEvent.from_json(body)
+    if event.type not in OUTCOMES:
+        raise ContractViolation(f"type is {event.type}, not an order outcome")
+    event.record()  # its data too: a notification reads it
+    return event
 
 
 @dataclass(frozen=True)
@@ -148,24 +51,26 @@ def format_amount(amount: int, currency: str) -> str:
     return f"{amount // 100}.{amount % 100:02d} {currency}"
 
 
-def notification_for(outcome: OutcomeEvent) -> Notification:
+def notification_for(outcome: DomainEvent) -> Notification:
     """What the customer is told about how their order ended."""
     order = outcome.order_id
-    match outcome:
-        case OrderCompletedEvent(data=data):
+    match outcome.record():
+        case OrderCompleted(customer_id=customer, amount=amount, currency=currency):
             subject = f"Your order {order} is complete"
-            text = f"Thank you! Your order {order} of {format_amount(data.amount, data.currency)} is complete."
-        case OrderFailedEvent(data=data):
+            text = f"Thank you! Your order {order} of {format_amount(amount, currency)} is complete."
+        case OrderFailed(customer_id=customer, reason=reason):
             # `error` names the internal failure (PaymentDeclined, ...); the customer reads `reason`.
             subject = f"We could not complete your order {order}"
-            text = f"Your order {order} could not be completed: {data.reason}. Anything you paid is refunded."
-        case OrderCancelledEvent(data=data):
+            text = f"Your order {order} could not be completed: {reason}. Anything you paid is refunded."
+        case OrderCancelled(customer_id=customer, reason=reason):
             subject = f"Your order {order} is cancelled"
-            text = f"Your order {order} is cancelled: {data.reason}."
-        case OrderExpiredEvent(data=data):
+            text = f"Your order {order} is cancelled: {reason}."
+        case OrderExpired(customer_id=customer, reason=reason):
             subject = f"Your order {order} has expired"
-            text = f"Your order {order} was not completed in time and has expired: {data.reason}."
-    return Notification(outcome.event_id, order, outcome.data.customer_id, subject, text)
+            text = f"Your order {order} was not completed in time and has expired: {reason}."
+        case _:
+            raise ContractViolation(f"type is {outcome.type}, not an order outcome")
+    return Notification(outcome.event_id, order, customer, subject, text)
 
 
 class Notifier(Protocol):

@@ -17,7 +17,7 @@ from local_cloud.queues import QueueMapping
 from orders.analytics import DailyCounters, DailyTotals, Sale, sale_from
 from orders.dynamodb import from_item
 from orders.events import DomainEvent, EventType
-from orders.messages import MalformedMessage
+from orders.wire import ContractViolation
 from tests.support import ALICE, enqueue, item_count, sample_event
 
 
@@ -33,8 +33,13 @@ def completed(occurred_at: str, amount: int, currency: str = "EUR") -> DomainEve
 
 
 def ended(event_type: EventType) -> DomainEvent:
+    failure = {"error": "OutOfStock"} if event_type is EventType.ORDER_FAILED else {}
     return DomainEvent(
-        type=event_type, order_id="order-1", version=3, correlation_id="c-1", data={"customerId": ALICE, "reason": "r"}
+        type=event_type,
+        order_id="order-1",
+        version=3,
+        correlation_id="c-1",
+        data={"customerId": ALICE, "reason": "r", **failure},
     )
 
 
@@ -53,11 +58,11 @@ def body(event: DomainEvent) -> str:
 
 
 def test_a_sale_is_dated_by_the_utc_day_it_completed() -> None:
-    late_in_rio = {**completed("2026-11-22T23:30:00.000Z", 100).envelope(), "occurredAt": "2026-11-22T22:30:00-02:00"}
+    just_before_midnight = completed("2026-11-22T23:59:59.999Z", 100)
 
-    sale = sale_from(json.dumps(late_in_rio))
+    sale = sale_from(body(just_before_midnight))
 
-    assert sale == Sale(late_in_rio["eventId"], date(2026, 11, 23), "EUR", 100)
+    assert sale == Sale(just_before_midnight.event_id, date(2026, 11, 22), "EUR", 100)
 
 
 @pytest.mark.parametrize("event_type", [EventType.ORDER_FAILED, EventType.ORDER_CANCELLED, EventType.ORDER_EXPIRED])
@@ -71,12 +76,17 @@ def test_other_outcomes_are_no_sale(event_type: EventType) -> None:
         "not json",
         json.dumps({**completed("2026-11-22T10:00:00.000Z", 100).envelope(), "data": {"currency": "EUR"}}),
         json.dumps({**completed("2026-11-22T10:00:00.000Z", 100).envelope(), "occurredAt": "2026-11-22T10:00:00"}),
+        json.dumps(
+            {**completed("2026-11-22T10:00:00.000Z", 100).envelope(), "occurredAt": "2026-11-22T22:30:00-02:00"}
+        ),
         json.dumps(completed("2026-11-22T10:00:00.000Z", 100, currency="euro").envelope()),
+        json.dumps(completed("2026-11-22T10:00:00.000Z", True).envelope()),  # a bool is no amount
     ],
-    ids=["not-json", "no-amount", "no-time-zone", "bad-currency"],
+    ids=["not-json", "no-amount", "no-time-zone", "not-utc", "bad-currency", "bool-amount"],
 )
 def test_a_body_that_is_no_readable_event_is_refused(text: str) -> None:
-    with pytest.raises(MalformedMessage):
+    """The contract (orders.events) says occurredAt is UTC with a Z: an offset breaks it like a missing field."""
+    with pytest.raises((ContractViolation, json.JSONDecodeError)):
         sale_from(text)
 
 

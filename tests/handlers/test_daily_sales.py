@@ -7,7 +7,6 @@ tests/local_cloud/test_schedules.py fires it from the local cloud's clock.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,9 +18,10 @@ from pydantic import ValidationError
 from drivers.bus_tap import BusTap
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.template import ROOT
 from orders.analytics import Sale
 from orders.daily_sales import SummaryNotPublished
+from orders.event_schemas import json_schema
+from orders.events import EventType
 from orders.sales_windows import SalesPerMinute, WindowState
 from tests.support import item_count
 
@@ -80,7 +80,7 @@ def test_the_summary_totals_the_days_minutes_per_currency_and_nothing_of_the_day
         "daily-sales-2026-11-22",
         1,
     )
-    jsonschema.validate(envelope, json.loads((ROOT / "schemas" / "DailySalesSummarised.json").read_text()))
+    jsonschema.validate(envelope, json_schema(EventType.DAILY_SALES_SUMMARISED))
 
 
 def test_a_day_without_sales_is_summarised_as_such(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,8 @@ import pytest
 from drivers.bus_tap import BusTap
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.template import ROOT
+from orders.event_schemas import json_schema
+from orders.events import EventType
 from tests.support import ALICES_ORDER, sample_event
 
 
@@ -25,11 +25,6 @@ def bus_tap(cloud: Cloud) -> Callable[[], list[dict[str, Any]]]:
 @pytest.fixture
 def publisher(function: Callable[[str], LocalFunction]) -> LocalFunction:
     return function("PublishEventsFunction")
-
-
-def schema_of(event_type: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((ROOT / "schemas" / f"{event_type}.json").read_text())
-    return schema
 
 
 def test_each_stored_event_is_published_in_the_envelope_and_matches_its_schema(
@@ -48,7 +43,7 @@ def test_each_stored_event_is_published_in_the_envelope_and_matches_its_schema(
         envelope = event["detail"]
         assert envelope["type"] == event["detail-type"]
         assert envelope["orderId"] == ALICES_ORDER
-        jsonschema.validate(envelope, schema_of(envelope["type"]))
+        jsonschema.validate(envelope, json_schema(EventType(envelope["type"])))
 
 
 def test_entries_the_bus_rejects_are_returned_for_retry_and_the_rest_published(

@@ -8,6 +8,7 @@ the unmodified template's flows are the end-to-end suite's (`E2E_TARGET=sandboxe
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from local_cloud.iam.policy import decide
 from local_cloud.provision import provision
 from local_cloud.scheduler.firing import InvokeError, Outcome
 from local_cloud.server import local_aws, running_local_cloud
-from local_cloud.template import TEMPLATE_PATH, Template
+from local_cloud.template import NESTED_TEMPLATES, TEMPLATE_PATH, Template
 from local_cloud.timeline import Timeline
 from tests.support import sample_event
 
@@ -134,6 +135,7 @@ def _template_with_permissions_taken_away(folder: Path) -> Path:
     schedule["RoleArn"] = {"Fn::GetAtt": ["NothingAllowedRole", "Arn"]}
     copy = folder / "template.yaml"
     copy.write_text(json.dumps(sam))  # JSON is YAML: the loader reads it as it reads the original
+    shutil.copytree(NESTED_TEMPLATES, folder / NESTED_TEMPLATES.name)  # what it nests, at the same relative path
     return copy
 
 

@@ -59,6 +59,16 @@ def test_pre_commit_runs_the_lint_commands_of_the_makefile() -> None:
         assert hook["language"] == "system", hook  # the .venv tools, at the versions requirements-dev.txt pins
 
 
+def test_cfn_lint_lints_every_nested_template() -> None:
+    """Make's other linters take every stacks/*.yaml; cfn-lint's line names them, as pre-commit runs the same line."""
+    (cfn_lint,) = [line for line in lint_commands() if line.startswith(".venv/bin/cfn-lint ")]
+    nested = sorted((ROOT / "stacks").glob("*.yaml"))
+    assert nested
+    for template in nested:
+        name = template.relative_to(ROOT)
+        assert f" {name} " in cfn_lint, f"add {name} to make lint's cfn-lint"
+
+
 def test_pre_commit_clones_nothing() -> None:
     """CI has no access to GitHub: a hook repository that needs cloning would fail there."""
     assert {repo for repo, _ in pre_commit_hooks()} <= {"local", "meta"}
