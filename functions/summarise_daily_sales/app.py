@@ -1,16 +1,15 @@
 """Scheduled once a day: the day before's sales per currency, from the per-minute table, as one event on the bus."""
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import AwareDatetime, BaseModel, Field
 
 from orders.config import Setting, setting
 from orders.daily_sales import DailySalesSummaries, day_before, summarise_day
+from orders.messages import Fields
 from orders.outbox import EventPublisher
 from orders.sales_windows import SalesPerMinute
 
@@ -23,16 +22,11 @@ summaries = DailySalesSummaries(dynamodb, table)
 publisher = EventPublisher(boto3.client("events"), setting(Setting.EVENT_BUS_NAME), setting(Setting.EVENT_SOURCE))
 
 
-class ScheduledRun(BaseModel):
-    """The schedule's Input: Scheduler fills in the occurrence's time, the same on every retry of it."""
-
-    scheduled_time: Annotated[AwareDatetime, Field(alias="scheduledTime")]
-
-
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    scheduled_time: datetime = ScheduledRun.model_validate(event).scheduled_time
+    # The schedule's Input: Scheduler fills in the occurrence's time, the same on every retry of it.
+    scheduled_time = Fields(event, "event").instant("scheduledTime")
     run = summarise_day(day_before(scheduled_time), sales, summaries, publisher)
     metrics.add_metric(name="DailySalesSummariesPublished", unit=MetricUnit.Count, value=int(run.published))
     logger.info("daily sales summarised" if run.published else "already published", **run.as_response())

@@ -13,7 +13,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from pydantic import ValidationError
 
 from drivers.bus_tap import BusTap
 from local_cloud.cloud import Cloud
@@ -22,6 +21,7 @@ from orders.analytics import Sale
 from orders.daily_sales import SummaryNotPublished
 from orders.event_schemas import json_schema
 from orders.events import EventType
+from orders.messages import MalformedMessage
 from orders.sales_windows import SalesPerMinute, WindowState
 from tests.support import item_count
 
@@ -149,6 +149,6 @@ def test_a_summary_the_bus_refuses_fails_the_run_and_the_retry_publishes_it(
 def test_a_run_without_a_zoned_scheduled_time_is_refused_and_writes_nothing(
     summariser: LocalFunction, cloud: Cloud, event: dict[str, Any]
 ) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(MalformedMessage):
         summariser.invoke(event)
     assert item_count(cloud, "SalesPerMinuteTable") == 0

@@ -45,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "AggregateSalesFunction": BATCH,
     "PublishEventsFunction": set(),
     "ReconcileOrdersFunction": set(),
+    "SummariseDailySalesFunction": set(),
     "ReserveInventoryFunction": set(),
     "RequestPaymentFunction": set(),
     "ArrangeShipmentFunction": set(),
