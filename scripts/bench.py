@@ -634,7 +634,7 @@ def section(title: str, failures: list[str]) -> Iterator[None]:
         failures.append(title)
 
 
-LOCAL_TITLE = "4. Local cloud (make local): in-process, over HTTP"
+LOCAL_TITLE = "4. Local cloud (make local): functions in sandboxes, over HTTP"
 
 
 def local_cloud_section(run_orders: int, failures: list[str]) -> None:
