@@ -7,6 +7,11 @@ it: its code folder, its layers and the runtime's packages, never the local clou
 Protocol, one JSON line each: the first line on stdin names the handler; the worker answers with its init
 report, then reads one request line per invocation and writes one answer line. An unhandled exception is
 Lambda's error payload; `sys.exit` or a crash ends the process, which the pool reports as Lambda does.
+
+A worker ends by itself once the pool's end of its stdin closes, the pool having stopped it or died
+(SIGKILL, or SIGTERM unhandled): between invocations its read of stdin ends, and during one a watching
+thread ends the process, so a handler still running (sleeping, or waiting on the local AWS that died with
+the pool) is not left running under pid 1 until it returns.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import importlib
 import json
 import os
 import resource
+import select
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -64,6 +71,27 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
+PARENT_CHECK_SECONDS = 1.0  # how soon a worker notices its pool gone where a closed pipe does not wake poll()
+
+
+def _end_when_the_pool_goes() -> None:
+    """Exit at once when the pool closes its end of stdin, or this process is re-parented (its pool died).
+
+    poll() with no events asked for still reports POLLHUP: on Linux it wakes the moment the last writer
+    closes, without reading (so it never takes a request line from the main loop) and without cost while
+    the pool lives. Where a platform does not report it, the parent pid check ends the worker within a second.
+    """
+    parent = os.getppid()
+    watch = select.poll()
+    watch.register(sys.stdin.fileno(), 0)
+    while not watch.poll(PARENT_CHECK_SECONDS * 1000) and os.getppid() == parent:
+        pass
+    for stream in (sys.stdout, sys.stderr):  # the handler's last log lines, then no cleanup: nobody awaits an answer
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
+
+
 def _answer(channel: TextIO, message: dict[str, Any]) -> None:
     try:
         line = json.dumps(message)
@@ -80,6 +108,7 @@ def main() -> None:
     os.dup2(2, 1)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     del sys.path[0]  # this file's folder: not on a Lambda function's path
+    threading.Thread(target=_end_when_the_pool_goes, name="end-when-the-pool-goes", daemon=True).start()
     setup = json.loads(sys.stdin.readline())
     sys.path[0:0] = setup["path"]
     module_name, handler_name = setup["handler"].rsplit(".", 1)

@@ -9,9 +9,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,8 @@ def handler(event, context):
     started = time.time()
     if "Records" in event:  # from a queue: the order is in the message
         event = json.loads(event["Records"][0]["body"])
+    if event.get("mark"):  # a file that says the handler is running
+        open(event["mark"], "w").close()
     time.sleep(event.get("sleep", 0))
     if event.get("exit"):
         sys.exit(3)
@@ -193,6 +200,73 @@ def test_new_code_starts_new_sandboxes(make_sandbox: Make) -> None:
 
     assert sandbox.invoke({})["version"] == 2
     assert sandbox.cold_starts == 2
+
+
+HOLDER = """
+import json, sys, time
+from local_cloud.sandbox.pool import Sandbox, SandboxSpec
+
+spec, mark, busy = sys.argv[1:]
+sandbox = Sandbox(SandboxSpec(**json.loads(spec)))
+print(sandbox.invoke({})["pid"], flush=True)
+if busy == "busy":
+    sandbox.invoke({"mark": mark, "sleep": 60})
+else:
+    open(mark, "w").close()
+    time.sleep(60)
+"""
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie waiting for pid 1 to reap it has ended too)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: ask the process itself
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
+def waited_for(condition: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.mark.parametrize(
+    ("stop", "busy"),
+    [(signal.SIGKILL, "busy"), (signal.SIGTERM, "busy"), (signal.SIGKILL, "idle")],
+    ids=["SIGKILL-mid-invocation", "SIGTERM-mid-invocation", "SIGKILL-between-invocations"],
+)
+def test_a_sandbox_ends_when_the_process_holding_it_is_killed(
+    make_sandbox: Make, tmp_path: Path, stop: signal.Signals, busy: str
+) -> None:
+    spec = make_sandbox(timeout_seconds=120).spec  # started in the holder, not here
+    running = tmp_path / "running"
+    holder = subprocess.Popen(  # noqa: S603 - this interpreter, our script
+        [sys.executable, "-c", HOLDER, json.dumps(asdict(spec)), str(running), busy],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert holder.stdout is not None
+    worker = int(holder.stdout.readline())  # warm: it answered once
+    try:
+        assert waited_for(running.exists)  # busy: in a 60 s handler, not reading the stdin that closes
+        holder.send_signal(stop)  # no handler for SIGTERM here, as in a bare `running_local_cloud`
+        holder.wait()
+
+        assert waited_for(lambda: gone(worker)), f"worker {worker} outlived the process holding it"
+    finally:
+        holder.kill()
+        holder.wait()
+        if not gone(worker):  # the failure above: leave no 60 s sleeper behind
+            os.kill(worker, signal.SIGKILL)
 
 
 def test_a_queue_message_whose_handler_times_out_is_retried_then_dead_lettered(make_sandbox: Make) -> None:
