@@ -11,34 +11,16 @@ import json
 import re
 from typing import Any
 
+from local_cloud.api_gateway.routes import routes_in_template
 from local_cloud.cloud import Cloud
 from local_cloud.functions import load_function
 from local_cloud.in_process import in_process_cloud
-from local_cloud.template import ROOT, Template
+from local_cloud.template import ROOT
 from orders import webhook, webhook_models
 
 OPENAPI_PATH = ROOT / "openapi.json"
-API_LOGICAL_ID = "OrdersApi"
 WEBHOOK_PATH = "/webhooks/payments"
-_FUNCTION_IN_URI = re.compile(r"\$\{(\w+?)(?:\.Arn)?\}/invocations")  # a function's ARN or its alias's
 _SCHEMA_REF = re.compile(r'"#/components/schemas/([^"]+)"')
-
-
-def routes_in_template(template: Template) -> dict[tuple[str, str], str]:
-    """(path, method) -> function logical id, read from the API definition SAM generates from the events."""
-    routes = {}
-    for path, operations in template.properties(API_LOGICAL_ID)["Body"]["paths"].items():
-        for method, operation in operations.items():
-            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-            match = _FUNCTION_IN_URI.search(uri)
-            if match is None:
-                raise ValueError(f"{method.upper()} {path} is not integrated with a function of this template")
-            target = template.resources.get(match.group(1), {})
-            if target.get("Type") == "AWS::Lambda::Alias":  # AutoPublishAlias: the route invokes `live`
-                routes[(path, method)] = str(target["Properties"]["FunctionName"]["Ref"])
-            else:
-                routes[(path, method)] = match.group(1)
-    return routes
 
 
 def _function_document(cloud: Cloud, logical_id: str) -> dict[str, Any]:

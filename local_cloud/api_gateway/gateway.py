@@ -70,7 +70,7 @@ class ApiGateway:
         observe: Callable[[Exchange], None] | None = None,
     ) -> None:
         self.cloud = cloud
-        self.api_logical_id = only_rest_api(cloud)
+        self.api_logical_id = only_rest_api(cloud.template)
         self.stage = stage_name(cloud, self.api_logical_id)
         # Resolving the definition needs the authorizer's user pool provisioned (local_cloud.cognito).
         definition = cloud.template.resolve(cloud.template.properties(self.api_logical_id)["Body"])

@@ -11,10 +11,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from local_cloud.cloud import Cloud
+from local_cloud.template import Template
 
 REST_API_TYPE = "AWS::ApiGateway::RestApi"
 ANY_METHOD = "ANY"  # a SAM event's `Method: any`
 _INTEGRATED_FUNCTION = re.compile(r"/functions/(?P<arn>arn:[^/]+)/invocations$")
+_FUNCTION_IN_URI = re.compile(r"\$\{(\w+?)(?:\.Arn)?\}/invocations")  # unresolved: a function's ARN or its alias's
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,32 @@ class Route:
         )
 
 
-def only_rest_api(cloud: Cloud) -> str:
-    apis = sorted(cloud.template.of_type(REST_API_TYPE))
+def only_rest_api(template: Template) -> str:
+    apis = sorted(template.of_type(REST_API_TYPE))
     if len(apis) != 1:
         raise LookupError(f"expected one {REST_API_TYPE} in the template, found {apis or 'none'}")
     return apis[0]
+
+
+def routes_in_template(template: Template) -> dict[tuple[str, str], str]:
+    """(path, method) -> function logical id, read from the API definition SAM generates from the events.
+
+    Before provisioning, from the template alone (the OpenAPI generator and the tests use it); `routes_of`
+    reads the provisioned definition, whose URIs are resolved to function names.
+    """
+    routes = {}
+    for path, operations in template.properties(only_rest_api(template))["Body"]["paths"].items():
+        for method, operation in operations.items():
+            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            match = _FUNCTION_IN_URI.search(uri)
+            if match is None:
+                raise ValueError(f"{method.upper()} {path} is not integrated with a function of this template")
+            target = template.resources.get(match.group(1), {})
+            if target.get("Type") == "AWS::Lambda::Alias":  # AutoPublishAlias: the route invokes `live`
+                routes[(path, method)] = str(target["Properties"]["FunctionName"]["Ref"])
+            else:
+                routes[(path, method)] = match.group(1)
+    return routes
 
 
 def stage_name(cloud: Cloud, api_id: str) -> str:

@@ -14,9 +14,9 @@ from functools import cache
 
 import pytest
 
+from local_cloud.api_gateway.routes import routes_in_template
 from local_cloud.template import ROOT, Template
 from orders.config import Setting
-from scripts.openapi import routes_in_template
 
 # The packages whose import costs a cold start most, beyond boto3 and Powertools' Logger (which also
 # imports Metrics and Tracer): each function may import only those it is listed with.

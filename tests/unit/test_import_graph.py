@@ -20,7 +20,6 @@ NOT_SCRIPTS = ("layer", "functions", "local_cloud", "drivers", "tools", "tests")
 # Tests may import a script to test it (tests/.../test_<script>.py), and these for the reason given.
 SCRIPTS_TESTS_MAY_IMPORT = {
     "scripts.ministack_gaps": "the e2e suite skips what ministack does not do, with the reason deploy-check prints",
-    "scripts.openapi": "the cold-import test finds the API's functions by the routes the contract is generated from",
 }
 
 

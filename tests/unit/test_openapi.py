@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from local_cloud.api_gateway.routes import routes_in_template
 from local_cloud.template import Template
-from scripts.openapi import OPENAPI_PATH, generate, render, routes_in_template
+from scripts.openapi import OPENAPI_PATH, generate, render
 
 
 def test_openapi_json_is_what_the_resolvers_generate() -> None:
