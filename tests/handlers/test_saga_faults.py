@@ -382,21 +382,22 @@ def test_a_stopped_execution_is_settled_by_the_reconciler(shop: Shop, monkeypatc
     assert (failed["reason"], failed["error"]) == (TECHNICAL_FAILURE_REASON, "TechnicalFailure")
 
 
-def time_out_awaiting_payment(shop: Shop, order_id: str, clock: ExecutionClock) -> None:
-    """No webhook comes: the execution's time runs out while it waits for the payment's outcome."""
+def order_timed_out_awaiting_payment(shop: Shop, clock: ExecutionClock) -> str:
+    """An order whose webhook never comes: the execution's time runs out while it waits for the payment."""
+    order_id = shop.place()
     shop.sources.settle(until=lambda: shop.finished(order_id) or shop.awaiting_payment(order_id))
     assert shop.awaiting_payment(order_id), shop.execution_status(order_id)
     clock.run_out()
     shop.sources.settle(until=lambda: shop.finished(order_id))
+    assert shop.execution_status(order_id) == "TIMED_OUT"
+    return order_id
 
 
 def test_an_execution_timed_out_awaiting_payment_is_settled_and_a_late_capture_refunded(
     timing_out_shop: Shop, execution_clock: ExecutionClock
 ) -> None:
     shop = timing_out_shop
-    order_id = shop.place()
-    time_out_awaiting_payment(shop, order_id, execution_clock)
-    assert shop.execution_status(order_id) == "TIMED_OUT"
+    order_id = order_timed_out_awaiting_payment(shop, execution_clock)
     assert left_held(holdings(shop.cloud, order_id)) == BOTH
 
     first = reconcile(shop)
@@ -414,9 +415,7 @@ def test_a_cancel_after_the_execution_timed_out_gives_everything_back_without_th
     timing_out_shop: Shop, execution_clock: ExecutionClock
 ) -> None:
     shop = timing_out_shop
-    order_id = shop.place()
-    time_out_awaiting_payment(shop, order_id, execution_clock)
-    assert shop.execution_status(order_id) == "TIMED_OUT"
+    order_id = order_timed_out_awaiting_payment(shop, execution_clock)
 
     first = shop.cancel(order_id)
     after_first = ledger_and_stock(shop, order_id)
