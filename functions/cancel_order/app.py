@@ -5,7 +5,6 @@ rather than when its payment wait times out. When no fulfilment runs any more, t
 cancel gives the money and the stock back itself.
 """
 
-from http import HTTPStatus
 from typing import Any
 
 import boto3
@@ -14,17 +13,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands, saga
-from orders.api import (
-    CANCEL_ORDER,
-    GET_ORDER,
-    OrderIdPath,
-    caller_id,
-    correlation_id,
-    create_resolver,
-    error_responses,
-    success_response,
-)
-from orders.api_models import OrderResponse
+from orders.api import CheckedRequest, caller_id, correlation_id, create_resolver
+from orders.api_operations import CANCEL_ORDER
 from orders.config import Setting, setting
 from orders.event_store import EventStore
 from orders.fulfilments import Fulfilments
@@ -47,22 +37,12 @@ fulfilments = Fulfilments(states)
 app = create_resolver()
 
 
-@app.post(
-    "/orders/<orderId>/cancel",
-    summary="Cancel an order",
-    operation_id=CANCEL_ORDER,
-    responses={
-        200: success_response(
-            "The order, cancelled (or as it already was, if cancelled before)", OrderResponse, GET_ORDER
-        ),
-        **error_responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
-    },
-)
-def cancel_order(order_id: OrderIdPath) -> OrderResponse:
+@app.serve(CANCEL_ORDER)
+def cancel_order(checked: CheckedRequest) -> dict[str, Any]:
     correlation = correlation_id(app.current_event)
-    order = commands.cancel_order(store, caller_id(app.current_event), order_id, correlation)
+    order = commands.cancel_order(store, caller_id(app.current_event), checked.path["orderId"], correlation)
     order = saga.hand_back_cancelled(compensator, callbacks, fulfilments, order, correlation)
-    return OrderResponse.model_validate(order.view)
+    return order.view
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,12 +1,9 @@
 """POST /orders: place an order, exactly once per customer and Idempotency-Key."""
 
-from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -21,17 +18,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import commands
-from orders.api import (
-    CANCEL_ORDER,
-    GET_ORDER,
-    PLACE_ORDER,
-    caller_id,
-    correlation_id,
-    create_resolver,
-    error_responses,
-    success_response,
-)
-from orders.api_models import OrderResponse, PlaceOrderRequest
+from orders.api import CheckedRequest, caller_id, correlation_id, create_resolver
+from orders.api_operations import PLACE_ORDER
 from orders.config import Setting, setting
 from orders.errors import IdempotencyKeyReused, RequestInProgress
 from orders.event_store import EventStore
@@ -62,37 +50,22 @@ def place_once(request: dict[str, Any]) -> dict[str, Any]:
     return placement.order.view
 
 
-@app.post(
-    "/orders",
-    summary="Place an order",
-    operation_id=PLACE_ORDER,
-    responses={
-        201: success_response(
-            "The order, as placed (or as first placed under this key)", OrderResponse, GET_ORDER, CANCEL_ORDER
-        ),
-        **error_responses(HTTPStatus.CONFLICT),
-    },
-)
-def place_order(
-    order: Annotated[PlaceOrderRequest, Body()],
-    idempotency_key: Annotated[
-        str, Header(alias="Idempotency-Key", min_length=1, max_length=128, description="Names one order: retry with it")
-    ],
-) -> Response[OrderResponse]:
+@app.serve(PLACE_ORDER)
+def place_order(checked: CheckedRequest) -> dict[str, Any]:
     request = {
         "customerId": caller_id(app.current_event),
-        "idempotencyKey": idempotency_key,
-        "order": order.model_dump(by_alias=True, exclude_none=True),
+        "idempotencyKey": checked.headers["idempotency-key"],
+        "order": checked.body,
         "correlationId": correlation_id(app.current_event),
     }
     # Powertools' idempotency errors, said in the domain's words (api.py maps those to HTTP).
     try:
-        view = place_once(request=request)
+        view: dict[str, Any] = place_once(request=request)
     except IdempotencyValidationError:
         raise IdempotencyKeyReused from None
     except IdempotencyAlreadyInProgressError:
         raise RequestInProgress from None
-    return Response(201, content_types.APPLICATION_JSON, OrderResponse.model_validate(view))
+    return view
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

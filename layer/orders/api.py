@@ -1,4 +1,10 @@
-"""What every API function shares: the resolver, the caller's identity and the one error-to-HTTP mapping."""
+"""What every API function shares: the resolver, its checked routes, the caller's identity and the one error mapping.
+
+Each route is one of orders.api_operations; its request is checked against the schemas the pydantic models
+generate (orders.api_validation) before the function's handler runs, and its answer has its model's shape.
+Neither pydantic nor Powertools' validation is imported here: each costs every cold start more than the
+resolver itself.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,18 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
 
 from orders import snapstart
-from orders.api_models import ErrorResponse
+from orders.api_operations import Operation
+from orders.api_validation import Problem, checker
 from orders.config import running_in_sam_local
 from orders.errors import (
     IdempotencyKeyReused,
@@ -30,7 +34,6 @@ from orders.errors import (
     RequestInProgress,
     Unauthenticated,
 )
-from orders.order import ORDER_ID_PATTERN
 
 # Stands in for the Cognito token under `sam local start-api`, which has no authorizer.
 LOCAL_CUSTOMER_HEADER = "X-Local-Customer-Id"
@@ -70,25 +73,22 @@ def _respond_with(status: HTTPStatus) -> Callable[[Exception], Response[str]]:
     return lambda error: error_response(status, str(error))
 
 
-def _problem_message(problem: Mapping[str, Any]) -> str:
-    message = str(problem.get("msg", problem["type"]))
-    detail = (problem.get("ctx") or {}).get("error")
-    return f"{message}: {detail}" if isinstance(detail, str) else message
+class RequestRefused(Exception):
+    """A request its operation's schemas refuse: every offending place, in the one error shape."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
 
 
-def _invalid_request(error: RequestValidationError) -> Response[str]:
+def _invalid_request(error: RequestRefused) -> Response[str]:
     """Name each offending field, e.g. `body.items.0.quantity: Input should be greater than or equal to 1`.
 
-    A missing or malformed header (Idempotency-Key) is a 400; a body or query the model refuses, a 422.
+    A missing or malformed header (Idempotency-Key) is a 400; a body, path or query the schemas refuse, a 422.
     """
-    problems = error.errors()
-    errors = [
-        {"field": ".".join(str(part) for part in problem["loc"]), "message": _problem_message(problem)}
-        for problem in problems
-    ]
-    if all(problem["loc"][0] == "header" for problem in problems):
-        return error_response(HTTPStatus.BAD_REQUEST, "a required header is missing or invalid", errors)
-    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", errors)
+    if all(problem["field"].startswith("header.") for problem in error.problems):
+        return error_response(HTTPStatus.BAD_REQUEST, "a required header is missing or invalid", error.problems)
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", error.problems)
 
 
 def _unsupported_media_type(media_type: str) -> Response[str]:
@@ -137,46 +137,104 @@ def _json_object(text: str) -> Any:
     return value
 
 
-# The operations' ids in openapi.json, which its links name.
-PLACE_ORDER, GET_ORDER, LIST_ORDERS, CANCEL_ORDER = "placeOrder", "getOrder", "listOrders", "cancelOrder"
-RECEIVE_PAYMENT_WEBHOOK = "receivePaymentWebhook"
+@dataclass(frozen=True)
+class CheckedRequest:
+    """A request its operation's schemas let through: each place's declared values, typed, defaults filled in."""
 
-# What the resolver itself answers on any route: a body that is no UTF-8 JSON, a request the models refuse.
-_ANY_ROUTE_ERRORS = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE, HTTPStatus.UNPROCESSABLE_ENTITY)
-# What API Gateway answers on any route before a function runs: a body over 10 MB, and a request line
-# with headers over its 10,240-byte quota (a long nextToken in the query is enough).
-_GATEWAY_ERRORS = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-
-OrderIdPath = Annotated[
-    str, Path(alias="orderId", pattern=ORDER_ID_PATTERN, description="The orderId POST /orders answered")
-]
+    path: dict[str, Any]
+    query: dict[str, Any]
+    headers: dict[str, Any]
+    body: dict[str, Any] | None
 
 
-def error_responses(*statuses: HTTPStatus) -> dict[int, OpenAPIResponse]:
-    """OpenAPI entries for the error answers a route gives, all in the one error shape.
+def _parameters(model: str | None, values: Mapping[str, Any], place: str, problems: list[Problem]) -> dict[str, Any]:
+    if model is None:
+        return {}
+    schema = {"$ref": f"#/$defs/{model}"}
+    found = checker().problems(dict(values), schema, place, text=True)
+    problems += found
+    return {} if found else dict(checker().read(dict(values), schema, text=True))
 
-    401 is on every route: API Gateway's Cognito authorizer, or the webhook's signature check.
+
+def _without_nulls(value: Any) -> Any:
+    """A body as its model dumps it without unset optionals (pydantic's exclude_none)."""
+    if isinstance(value, dict):
+        return {name: _without_nulls(item) for name, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _body(event: APIGatewayProxyEvent, model: str, problems: list[Problem]) -> dict[str, Any] | None:
+    text = event.decoded_body
+    if not text:
+        problems.append({"field": "body", "message": "Field required"})
+        return None
+    try:
+        value = _json_object(text)
+    except json.JSONDecodeError as error:
+        problems.append({"field": f"body.{error.pos}", "message": f"JSON decode error: {error.msg}"})
+        return None
+    schema = {"$ref": f"#/$defs/{model}"}
+    found = checker().problems(value, schema, "body")
+    problems += found
+    return None if found else dict(_without_nulls(checker().read(value, schema)))
+
+
+def checked_body(event: APIGatewayProxyEvent, operation: Operation) -> dict[str, Any]:
+    """The body of a signed operation, read by its function once the signature holds; RequestRefused if invalid."""
+    problems: list[Problem] = []
+    body = _body(event, str(operation.body_model), problems)
+    if body is None:
+        raise RequestRefused(problems)
+    return body
+
+
+def checked_request(event: APIGatewayProxyEvent, operation: Operation) -> CheckedRequest:
+    """The request's path, query, headers and body as its operation declares them; RequestRefused naming every fault.
+
+    A signed operation's headers and body are its function's to read, after the signature check.
     """
-    every = sorted({*statuses, *_ANY_ROUTE_ERRORS, *_GATEWAY_ERRORS, HTTPStatus.UNAUTHORIZED})
-    return {
-        status.value: {"description": status.phrase, "content": {"application/json": {"model": ErrorResponse}}}
-        for status in every
-    }
+    problems: list[Problem] = []
+    path = _parameters(operation.path_model, event.path_parameters or {}, "path", problems)
+    query = _parameters(operation.query_model, event.query_string_parameters or {}, "query", problems)
+    headers: dict[str, Any] = {}
+    body = None
+    if not operation.signed:
+        lowered = {str(name).lower(): value for name, value in (event.headers or {}).items()}
+        headers = _parameters(operation.header_model, lowered, "header", problems)
+        if operation.body_model is not None:
+            body = _body(event, operation.body_model, problems)
+    if problems:
+        raise RequestRefused(problems)
+    return CheckedRequest(path=path, query=query, headers=headers, body=body)
 
 
-def success_response(description: str, model: type[BaseModel], *then: str) -> OpenAPIResponse:
-    """A success answer with its body's model; `then` names operations its orderId leads to (OpenAPI links)."""
-    response: OpenAPIResponse = {"description": description, "content": {"application/json": {"model": model}}}
-    if then:
-        response["links"] = {
-            operation: {"operationId": operation, "parameters": {"orderId": "$response.body#/orderId"}}
-            for operation in then
-        }
-    return response
+Handler = Callable[[CheckedRequest], Any]
 
 
 class OrdersResolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, but a body that is no JSON text is refused before any route sees it."""
+    """Powertools' REST resolver, but a body that is no JSON text is refused before any route sees it,
+    and each route serves one of orders.api_operations with its request checked and its answer shaped."""
+
+    def __init__(self) -> None:
+        super().__init__(json_body_deserializer=_json_object)
+        self.operations: list[Operation] = []
+
+    def serve(self, operation: Operation) -> Callable[[Handler], Handler]:
+        """Route `operation` to the decorated handler, which gets the checked request and returns the answer's body."""
+
+        def register(handler: Handler) -> Handler:
+            def checked(**_path_parameters: str) -> Response[Any]:
+                answer = handler(checked_request(self.current_event, operation))
+                shaped = checker().shape(answer, {"$ref": f"#/$defs/{operation.answer.model}"})
+                return Response(operation.answer.status, JSON_MEDIA_TYPE, shaped)
+
+            self.route(operation.rule, operation.method)(checked)
+            self.operations.append(operation)
+            return handler
+
+        return register
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         refusal = _unreadable_body(event)
@@ -190,15 +248,12 @@ class OrdersResolver(APIGatewayRestResolver):
         }
 
 
-def create_resolver() -> APIGatewayRestResolver:
+def create_resolver() -> OrdersResolver:
     snapstart.register_after_restore_hooks()  # the API functions run under SnapStart
-    app = OrdersResolver(enable_validation=True, json_body_deserializer=_json_object)
+    app = OrdersResolver()
     for error_type, status in _STATUS_OF.items():
         app.exception_handler(error_type)(_respond_with(status))
-    app.exception_handler(RequestValidationError)(_invalid_request)
-
-    def unsupported(_error: RequestUnsupportedContentType) -> Response[str]:
-        return _unsupported_media_type(app.current_event.headers.get("content-type", ""))
+    app.exception_handler(RequestRefused)(_invalid_request)
 
     def not_routed(_error: NotFoundError) -> Response[str]:
         # API Gateway routed the request to a resource with these parameters: only their characters can have
@@ -211,7 +266,6 @@ def create_resolver() -> APIGatewayRestResolver:
             return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", errors)
         return error_response(HTTPStatus.NOT_FOUND, f"no resource at {app.current_event.path}")
 
-    app.exception_handler(RequestUnsupportedContentType)(unsupported)
     app.exception_handler(NotFoundError)(not_routed)
     return app
 

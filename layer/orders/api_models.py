@@ -1,9 +1,16 @@
-"""The API's request and response bodies: validated at the edge, described in openapi.json."""
+"""The API's request bodies, parameters and answers: the one source of openapi.json and api_schemas.json.
+
+Build and test time only: `make openapi` (tools/openapi.py) generates from these the JSON Schemas the
+functions check requests against (orders.api_validation), so no function imports pydantic.
+orders.api_operations names, per operation, which model each place of a request and its answer follow.
+"""
 
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from orders.order import ORDER_ID_PATTERN
 
 Sku = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$", examples=["SKU-RED-MUG"])]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
@@ -45,6 +52,27 @@ class PlaceOrderRequest(ApiModel):
             examples=["tok_visa"],
         ),
     ] = None
+
+
+class RequestParameters(ApiModel):
+    """A place's parameters (path, query or headers): any others there are not ours to refuse."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PlaceOrderHeaders(RequestParameters):
+    idempotency_key: Annotated[
+        str, Field(alias="Idempotency-Key", min_length=1, max_length=128, description="Names one order: retry with it")
+    ]
+
+
+class OrderPath(RequestParameters):
+    order_id: Annotated[str, Field(pattern=ORDER_ID_PATTERN, description="The orderId POST /orders answered")]
+
+
+class ListOrdersQuery(RequestParameters):
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    next_token: Annotated[str | None, Field(max_length=1024)] = None
 
 
 class OrderResponse(ApiModel):

@@ -1,6 +1,7 @@
-"""The payment webhook's body as the API function validates it and openapi.json describes it.
+"""The payment webhook's body and headers as openapi.json describes them and api_schemas.json checks them.
 
-The contract, the signature check and the consumer's plain reader are in orders.webhook.
+Build and test time only, like orders.api_models. The contract, the signature check and the consumer's
+plain reader are in orders.webhook.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from orders.api_models import ApiModel
+from orders.api_models import ApiModel, RequestParameters
 from orders.order import ORDER_ID_PATTERN
-from orders.webhook import PAYMENT_ID_PATTERN, WEBHOOK_ID_PATTERN, PaymentWebhookType
+from orders.webhook import (
+    PAYMENT_ID_PATTERN,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WEBHOOK_ID_PATTERN,
+    PaymentWebhookType,
+)
 
 
 class WebhookModel(ApiModel):
@@ -34,6 +41,13 @@ class PaymentWebhook(WebhookModel):
     type: PaymentWebhookType
     created: Annotated[int, Field(strict=True, ge=0)]
     data: PaymentWebhookData
+
+
+class PaymentWebhookHeaders(RequestParameters):
+    """Required: orders.webhook.verify refuses a delivery without them (401, as any bad signature)."""
+
+    timestamp: Annotated[str, Field(alias=TIMESTAMP_HEADER, description="Unix seconds")]
+    signature: Annotated[str, Field(alias=SIGNATURE_HEADER, description='v1=<hex HMAC-SHA256 of "<timestamp>.<body>">')]
 
 
 class WebhookReceipt(ApiModel):
