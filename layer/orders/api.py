@@ -73,6 +73,14 @@ def _respond_with(status: HTTPStatus) -> Callable[[Exception], Response[str]]:
     return lambda error: error_response(status, str(error))
 
 
+class UnsupportedMediaType(Exception):
+    """A request to a route that reads a JSON body says its body is something else (even an empty one)."""
+
+    def __init__(self, media_type: str) -> None:
+        super().__init__(media_type)
+        self.media_type = media_type
+
+
 class RequestRefused(Exception):
     """A request its operation's schemas refuse: every offending place, in the one error shape."""
 
@@ -104,13 +112,18 @@ def _unsupported_media_type(media_type: str) -> Response[str]:
     )
 
 
+def _media_type(headers: Mapping[str, Any]) -> str:
+    """The Content-Type's media type, lower case; JSON when the header is absent."""
+    lowered = {str(name).lower(): str(value) for name, value in headers.items()}
+    return lowered.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
+
+
 def _unreadable_body(event: Mapping[str, Any]) -> Response[str] | None:
     """Why a request's body is no JSON text, decided before any route reads it (or checks a signature on it)."""
     body = event.get("body")
     if not body:
         return None
-    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-    media_type = headers.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
+    media_type = _media_type(event.get("headers") or {})
     if media_type != JSON_MEDIA_TYPE:
         return _unsupported_media_type(media_type)
     try:
@@ -204,6 +217,9 @@ def checked_request(event: APIGatewayProxyEvent, operation: Operation) -> Checke
         lowered = {str(name).lower(): value for name, value in (event.headers or {}).items()}
         headers = _parameters(operation.header_model, lowered, "header", problems)
         if operation.body_model is not None:
+            media_type = _media_type(event.headers or {})
+            if media_type not in {JSON_MEDIA_TYPE, ""}:  # an empty Content-Type says nothing: read as JSON
+                raise UnsupportedMediaType(media_type)
             body = _body(event, operation.body_model, problems)
     if problems:
         raise RequestRefused(problems)
@@ -254,6 +270,7 @@ def create_resolver() -> OrdersResolver:
     for error_type, status in _STATUS_OF.items():
         app.exception_handler(error_type)(_respond_with(status))
     app.exception_handler(RequestRefused)(_invalid_request)
+    app.exception_handler(UnsupportedMediaType)(lambda error: _unsupported_media_type(error.media_type))
 
     def not_routed(_error: NotFoundError) -> Response[str]:
         # API Gateway routed the request to a resource with these parameters: only their characters can have

@@ -30,7 +30,8 @@ COSTLY = (
     "aws_lambda_powertools.utilities.parser",
     "asyncio",
 )
-API = {"pydantic", "aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
+# No pydantic for the API either: it checks requests against schemas the models generated at build time.
+API = {"aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
 BATCH = {"aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
 ALLOWED: dict[str, set[str]] = {
     "PlaceOrderFunction": API | {"aws_lambda_powertools.utilities.idempotency"},
@@ -56,8 +57,13 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Layer modules a function needs on a rare path only, imported there: a refund after the saga stopped waiting.
 DEFERRED: dict[str, set[str]] = {"ProcessPaymentEventsFunction": {"orders.saga"}}
-# The layer's modules that describe HTTP requests and answers: the API functions' alone.
-API_MODULES = {"orders.api", "orders.api_models", "orders.webhook_models"}
+# The layer's modules that route and check HTTP requests: the API functions' alone.
+API_MODULES = {"orders.api", "orders.api_operations", "orders.api_validation"}
+# The pydantic models: build and test time only (tools/openapi.py), never in a function.
+MODEL_MODULES = {"orders.api_models", "orders.webhook_models"}
+# Powertools' request validation (OpenAPI params, pydantic-backed); the resolver itself imports only a few
+# modules of event_handler.openapi (its config, constants, exceptions, types), which the API may import.
+VALIDATION = ("aws_lambda_powertools.event_handler.openapi", "aws_lambda_powertools.event_handler.middlewares")
 
 PRINT_MODULES = (
     "import importlib, json, sys; sys.path[:0] = sys.argv[2:]; importlib.import_module(sys.argv[1]);"
@@ -75,14 +81,20 @@ def api_functions() -> frozenset[str]:
     return frozenset(routes_in_template(template()).values())
 
 
+@cache
 def imported_by(logical_id: str) -> set[str]:
     """Every module in sys.modules once a fresh interpreter has imported the function's handler module."""
     module = str(template().properties(logical_id)["Handler"]).rsplit(".", 1)[0]
-    code_path = template().code_path(logical_id)
+    return imported_on_import(module, str(template().code_path(logical_id)))
+
+
+@cache
+def imported_on_import(module: str, code_path: str) -> set[str]:
+    """Every module in sys.modules once a fresh interpreter, as Lambda sets it up, has imported `module`."""
     # Import needs only the variables set, not their values (no AWS call is made at import).
     environment = {setting.value: "1" for setting in Setting} | {"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin"}
     completed = subprocess.run(  # noqa: S603 - this interpreter, importing the project's own handler
-        [sys.executable, "-c", PRINT_MODULES, module, str(code_path), str(ROOT / "layer")],
+        [sys.executable, "-c", PRINT_MODULES, module, code_path, str(ROOT / "layer")],
         env=environment,
         capture_output=True,
         text=True,
@@ -109,10 +121,36 @@ def test_a_function_imports_only_the_costly_packages_it_uses(logical_id: str) ->
 
     assert imported <= ALLOWED[logical_id], f"{logical_id} imports {sorted(imported - ALLOWED[logical_id])}"
     assert not modules & DEFERRED.get(logical_id, set()), f"{logical_id} imports a rare path's module at init"
+    assert not modules & MODEL_MODULES, f"{logical_id} imports {sorted(modules & MODEL_MODULES)}: pydantic models"
     if logical_id not in api_functions():
         assert not within(modules, "pydantic"), f"{logical_id} parses no HTTP request: no pydantic"
         assert not within(modules, "aws_lambda_powertools.event_handler"), logical_id
         assert not modules & API_MODULES, f"{logical_id} imports {sorted(modules & API_MODULES)}"
+
+
+def validation_modules(modules: set[str]) -> set[str]:
+    """The modules of Powertools' validation among `modules`, beyond those its resolver imports for itself."""
+    resolver_own = imported_on_import("aws_lambda_powertools.event_handler", str(ROOT))
+    return {module for module in modules if any(within({module}, package) for package in VALIDATION)} - resolver_own
+
+
+def test_the_resolver_alone_imports_no_pydantic() -> None:
+    """What the API functions may import of event_handler.openapi is what the bare resolver imports: no pydantic."""
+    resolver_own = imported_on_import("aws_lambda_powertools.event_handler", str(ROOT))
+
+    assert not within(resolver_own, "pydantic")
+    assert "aws_lambda_powertools.event_handler.openapi.params" not in resolver_own
+    assert validation_modules({"aws_lambda_powertools.event_handler.openapi.params"}) == {
+        "aws_lambda_powertools.event_handler.openapi.params"
+    }
+
+
+@pytest.mark.parametrize("logical_id", sorted(name for name, allowed in ALLOWED.items() if API <= allowed))
+def test_an_api_function_imports_neither_pydantic_nor_powertools_validation(logical_id: str) -> None:
+    modules = imported_by(logical_id)
+
+    assert not within(modules, "pydantic"), f"{logical_id} imports pydantic"
+    assert not validation_modules(modules), f"{logical_id} imports {sorted(validation_modules(modules))}"
 
 
 def test_the_api_functions_are_those_the_template_routes() -> None:

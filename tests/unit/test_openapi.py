@@ -55,7 +55,9 @@ def test_the_functions_route_exactly_the_operations_openapi_json_describes(
         app = function(logical_id).module.app
         served = {(operation.path, operation.method.lower(), operation.operation_id) for operation in app.operations}
         # Powertools' own routing table, not only our list of what was registered.
-        powertools_routes = {(route.openapi_path, route.method.lower()) for route in app._static_routes + app._dynamic_routes}
+        powertools_routes = {
+            (route.openapi_path, route.method.lower()) for route in app._static_routes + app._dynamic_routes
+        }
         assert powertools_routes == {(path, method) for path, method, _ in served}, logical_id
         routed |= served
     assert routed == described
