@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -77,15 +77,27 @@ def _named(operation: Operation) -> dict[str, str | None]:
     }
 
 
-def _without_null_defaults(value: Any) -> Any:
+def _each_schema(schema: dict[str, Any], keep: Callable[[str, Any], bool]) -> dict[str, Any]:
+    """`schema` and every schema inside it (properties, anyOf, items) with only the keywords `keep` keeps.
+
+    Schema by schema, not key by key: a property may well be called `description` or `default`.
+    """
+    kept = {keyword: value for keyword, value in schema.items() if keep(keyword, value)}
+    if "properties" in kept:
+        kept["properties"] = {name: _each_schema(part, keep) for name, part in kept["properties"].items()}
+    if "anyOf" in kept:
+        kept["anyOf"] = [_each_schema(part, keep) for part in kept["anyOf"]]
+    if isinstance(kept.get("items"), dict):
+        kept["items"] = _each_schema(kept["items"], keep)
+    return kept
+
+
+def _without_null_defaults(definitions: dict[str, Any]) -> dict[str, Any]:
     """An optional's `default: null` says nothing a reader needs (and the contract never said it)."""
-    if isinstance(value, dict):
-        return {
-            key: _without_null_defaults(item) for key, item in value.items() if not (key == "default" and item is None)
-        }
-    if isinstance(value, list):
-        return [_without_null_defaults(item) for item in value]
-    return value
+    return {
+        name: _each_schema(schema, lambda keyword, value: not (keyword == "default" and value is None))
+        for name, schema in definitions.items()
+    }
 
 
 def _header_names_lowered(schema: dict[str, Any]) -> dict[str, Any]:
@@ -190,13 +202,9 @@ def generate() -> dict[str, Any]:
     }
 
 
-def _checked_part(value: Any) -> Any:
+def _checked_part(schema: dict[str, Any]) -> dict[str, Any]:
     """A schema without what only describes (title, description, examples): the checker reads the rest."""
-    if isinstance(value, dict):
-        return {key: _checked_part(item) for key, item in value.items() if key not in ANNOTATIONS}
-    if isinstance(value, list):
-        return [_checked_part(item) for item in value]
-    return value
+    return _each_schema(schema, lambda keyword, _value: keyword not in ANNOTATIONS)
 
 
 def generate_schemas() -> dict[str, Any]:
