@@ -12,9 +12,8 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -150,8 +149,7 @@ def _json_object(text: str) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class CheckedRequest:
+class CheckedRequest(NamedTuple):
     """A request its operation's schemas let through: each place's declared values, typed, defaults filled in."""
 
     path: dict[str, Any]
