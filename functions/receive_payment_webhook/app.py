@@ -1,6 +1,7 @@
 """POST /webhooks/payments: check the provider's signature, queue the delivery, answer 202.
 
-No Cognito here: the signature is the caller's identity. The contract is in orders/webhook.py.
+No Cognito here: the signature is the caller's identity. The contract is in orders/webhook.py;
+this function imports only its signature check (orders/webhook_signature.py).
 """
 
 from typing import Any
@@ -11,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from orders import webhook
+from orders import webhook_signature
 from orders.api import CheckedRequest, checked_body, create_resolver
 from orders.api_operations import RECEIVE_PAYMENT_WEBHOOK
 from orders.config import Setting, setting
@@ -30,8 +31,13 @@ SECRET_MAX_AGE_SECONDS = 300
 def receive_payment_webhook(_unchecked: CheckedRequest) -> dict[str, Any]:
     event = app.current_event
     raw_body = event.decoded_body or ""
-    timestamp, signature = event.headers.get(webhook.TIMESTAMP_HEADER), event.headers.get(webhook.SIGNATURE_HEADER)
-    webhook.verify(parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS), timestamp, signature, raw_body)
+    timestamp, signature = (
+        event.headers.get(webhook_signature.TIMESTAMP_HEADER),
+        event.headers.get(webhook_signature.SIGNATURE_HEADER),
+    )
+    webhook_signature.verify(
+        parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS), timestamp, signature, raw_body
+    )
     # Read only now, once the signature holds: what is not signed is not parsed.
     delivery = checked_body(event, RECEIVE_PAYMENT_WEBHOOK)
     order_id = delivery["data"]["orderId"]

@@ -16,61 +16,49 @@ so a captured delivery cannot be replayed later. The provider retries a delivery
 `id`; the queue drops a repeat within its 5-minute deduplication window, and the consumer
 changes nothing twice for a later one.
 
-This module holds what both ends need without pydantic: the API function checks the signature here
-and validates the body with orders.webhook_models (which openapi.json describes); the consumer
-reads the queued body, which that check let through, with `read_delivery`.
+This module holds what both ends need without pydantic: the API function checks the signature with
+orders.webhook_signature (re-exported here) and the body against the schema orders.webhook_models
+generates (which openapi.json describes); the consumer reads the queued body, which that check let
+through, with `read_delivery`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from orders.errors import InvalidSignature
 from orders.order import ORDER_ID_PATTERN
+from orders.webhook_signature import (  # re-exported: the contract's one module for its readers
+    SIGNATURE_HEADER,
+    SIGNATURE_SCHEME,
+    TIMESTAMP_HEADER,
+    TOLERANCE_SECONDS,
+    sign,
+    verify,
+)
 from orders.wire import Rule, read_json
 
-TIMESTAMP_HEADER = "Webhook-Timestamp"
-SIGNATURE_HEADER = "Webhook-Signature"
-SIGNATURE_SCHEME = "v1"
-TOLERANCE_SECONDS = 300
+__all__ = [
+    "CURRENCY_PATTERN",
+    "PAYMENT_ID_PATTERN",
+    "SIGNATURE_HEADER",
+    "SIGNATURE_SCHEME",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_SECONDS",
+    "WEBHOOK_ID_PATTERN",
+    "PaymentNotice",
+    "PaymentWebhookType",
+    "WebhookDelivery",
+    "read_delivery",
+    "sign",
+    "verify",
+]
 
 # The body's identifiers, for both readers of it (orders.webhook_models carries them into openapi.json).
 WEBHOOK_ID_PATTERN = r"^evt_[A-Za-z0-9_-]{1,124}$"  # also the queue's deduplication id
 PAYMENT_ID_PATTERN = r"^pay_[A-Za-z0-9]{1,100}$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"  # ISO 4217
-
-_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
-
-
-def sign(secret: str, timestamp: int, body: str) -> str:
-    """The Webhook-Signature header value for `body` sent at `timestamp`."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_SCHEME}={digest}"
-
-
-def verify(secret: str, timestamp: str | None, signature: str | None, body: str, now: float | None = None) -> None:
-    """Raise InvalidSignature unless `signature` signs `body` at `timestamp`, and `timestamp` is recent.
-
-    Checks the raw body, before anything parses it: what is not signed is not read.
-    """
-    if not timestamp or not signature:
-        raise InvalidSignature(f"the {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required")
-    if not _UNIX_SECONDS.fullmatch(timestamp):
-        raise InvalidSignature(f"{TIMESTAMP_HEADER} must be a time in unix seconds")
-    if not signature.startswith(f"{SIGNATURE_SCHEME}="):
-        raise InvalidSignature(f"{SIGNATURE_HEADER} must be {SIGNATURE_SCHEME}=<hex HMAC-SHA256>")
-    # The age before the digest: a stale delivery is refused as stale whatever secret signed it.
-    if abs((time.time() if now is None else now) - int(timestamp)) > TOLERANCE_SECONDS:
-        raise InvalidSignature(f"{TIMESTAMP_HEADER} is more than {TOLERANCE_SECONDS} seconds away from now")
-    # Bytes, not str: compare_digest refuses non-ASCII text, and a header may carry anything.
-    if not hmac.compare_digest(sign(secret, int(timestamp), body).encode(), signature.encode()):
-        raise InvalidSignature(f"{SIGNATURE_HEADER} does not match the body")
 
 
 class PaymentWebhookType(StrEnum):

@@ -57,6 +57,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Layer modules a function needs on a rare path only, imported there: a refund after the saga stopped waiting.
 DEFERRED: dict[str, set[str]] = {"ProcessPaymentEventsFunction": {"orders.saga"}}
+# Layer modules a function never needs: the webhook's receiver checks a signature and queues the raw body.
+NEVER: dict[str, set[str]] = {"ReceivePaymentWebhookFunction": {"orders.events", "orders.wire", "orders.order"}}
 # The layer's modules that route and check HTTP requests: the API functions' alone.
 API_MODULES = {"orders.api", "orders.api_operations", "orders.api_validation"}
 # The pydantic models: build and test time only (tools/openapi.py), never in a function.
@@ -121,6 +123,7 @@ def test_a_function_imports_only_the_costly_packages_it_uses(logical_id: str) ->
 
     assert imported <= ALLOWED[logical_id], f"{logical_id} imports {sorted(imported - ALLOWED[logical_id])}"
     assert not modules & DEFERRED.get(logical_id, set()), f"{logical_id} imports a rare path's module at init"
+    assert not modules & NEVER.get(logical_id, set()), f"{logical_id} imports {sorted(modules & NEVER[logical_id])}"
     assert not modules & MODEL_MODULES, f"{logical_id} imports {sorted(modules & MODEL_MODULES)}: pydantic models"
     if logical_id not in api_functions():
         assert not within(modules, "pydantic"), f"{logical_id} parses no HTTP request: no pydantic"
