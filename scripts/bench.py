@@ -69,7 +69,7 @@ from local_cloud.functions import lambda_environment, load_function
 from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
 from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
-from scripts.locks import canonical_name, locked_packages
+from tools.locks import canonical_name, locked_packages
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER_BUILD_GLOB = "OrdersLayer*"

@@ -18,7 +18,8 @@ from local_cloud.cloud import Cloud
 from local_cloud.functions import lambda_environment
 from local_cloud.sam_env import container_endpoint, env_vars
 from local_cloud.template import ROOT, Template
-from scripts.sam_local import json_template, sam_response, stack_cloud
+from tools.deployed_stack import stack_cloud
+from tools.sam_local import json_template, sam_response
 
 HOST_ENDPOINT = "http://127.0.0.1:5000"
 MAKE = shutil.which("make") or "make"

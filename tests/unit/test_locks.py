@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.locks import locked_packages
+from tools.locks import locked_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_LOCK = ROOT / "layer" / "requirements.txt"
