@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
-# The Lambda runtime emulator's line at the end of an invocation; Init Duration only after a cold start.
-REPORT_INIT_DURATION = re.compile(r"^REPORT RequestId: .*?\bInit Duration: (?P<ms>\d+(?:\.\d+)?) ms", re.MULTILINE)
+# The Lambda runtime emulator's line at the end of an invocation: Init Duration only after a cold start.
+REPORT = re.compile(r"^REPORT RequestId: .*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class EmulatorReport:
+    """The figures of the emulator's REPORT line.
+
+    The emulator SAM runs (aws-lambda-rie) times as Init Duration only its call that starts the runtime,
+    which does not wait for the runtime to import the handler: the import falls inside the first
+    invocation's Duration, and Init Duration reads a fraction of a millisecond.
+    """
+
+    init_ms: float | None  # None: no Init Duration (a warm invocation)
+    duration_ms: float
 
 
 def json_template(built: Path) -> Path:
@@ -40,10 +54,16 @@ def sam_response(stdout: str) -> tuple[Any, str | None]:
     return response, raised
 
 
-def init_duration_ms(stderr: str) -> float | None:
-    """The Init Duration of the emulator's REPORT line (`sam local invoke` passes the container's log to stderr).
-
-    None when the invocation printed no such line (a warm container, or one that never reported).
-    """
-    match = REPORT_INIT_DURATION.search(stderr)
-    return float(match["ms"]) if match else None
+def emulator_report(stderr: str) -> EmulatorReport | None:
+    """The REPORT line `sam local invoke` passes on from the container's log (on stderr); None if it printed none."""
+    line = REPORT.search(stderr)
+    if line is None:
+        return None
+    # "REPORT RequestId: <id>\tInit Duration: 0.03 ms\tDuration: 1672.66 ms\tBilled Duration: 1673 ms\t..."
+    fields = dict(part.split(": ", 1) for part in line[0].split("\t") if ": " in part)
+    if "Duration" not in fields:
+        return None
+    init = fields.get("Init Duration")
+    return EmulatorReport(
+        float(init.removesuffix(" ms")) if init else None, float(fields["Duration"].removesuffix(" ms"))
+    )
