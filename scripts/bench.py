@@ -367,7 +367,7 @@ def describe_sam_local(record: InitDurations | None) -> str:
             " Init Duration there, and this table then shows it"
         )
     now = source_revision()
-    same = "this checkout" if record.revision == now and not now.endswith("+changes") else f"NOT this checkout ({now})"
+    same = "this checkout" if record.revision == now and not now.endswith("+changes") else f"NOT this checkout, {now}"
     hours = record.age().total_seconds() / 3600
     return (
         f"  sam local      make sam-local at {record.measured_at} ({hours:.1f} h ago), commit {record.revision}"
