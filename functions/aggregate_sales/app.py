@@ -6,6 +6,7 @@ batch response; it knows nothing of tumbling windows (it answers `batchItemFailu
 window's `state` is added to its response here.
 """
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -17,18 +18,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.analytics import timed_sale_from
 from orders.config import Setting, setting
-from orders.messages import Fields
 from orders.sales_windows import SalesPerMinute, WindowState
+from orders.wire import read_json
 
 logger = Logger()
 sales = SalesPerMinute(boto3.client("dynamodb"), setting(Setting.SALES_PER_MINUTE_TABLE))
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 
+@dataclass(frozen=True)
+class BusEvent:
+    """The bus's event, put on the stream by its rule: the detail is the order event's envelope."""
+
+    detail: dict[str, Any]
+
+
 def count(state: WindowState, record: KinesisStreamRecord) -> None:
     """Add one record's sale to the window; raises (the record is reported failed) when it is unreadable."""
-    # The bus's event, put on the stream by its rule: the detail is the order event's envelope.
-    timed = timed_sale_from(Fields.parse(record.kinesis.data_as_text()).object("detail").raw)
+    timed = timed_sale_from(read_json(BusEvent, record.kinesis.data_as_text()).detail)
     if timed is None:
         return  # an order event other than OrderCompleted: nothing sold
     sale, occurred_at = timed

@@ -1,5 +1,7 @@
 """Scheduled once a day: the day before's sales per currency, from the per-minute table, as one event on the bus."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -9,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.config import Setting, setting
 from orders.daily_sales import DailySalesSummaries, day_before, summarise_day
-from orders.messages import Fields
 from orders.outbox import EventPublisher
 from orders.sales_windows import SalesPerMinute
+from orders.wire import read
 
 logger = Logger()
 metrics = Metrics()
@@ -22,12 +24,17 @@ summaries = DailySalesSummaries(dynamodb, table)
 publisher = EventPublisher(boto3.client("events"), setting(Setting.EVENT_BUS_NAME), setting(Setting.EVENT_SOURCE))
 
 
+@dataclass(frozen=True)
+class ScheduledRun:
+    """The schedule's Input: Scheduler fills in the occurrence's time, the same on every retry of it."""
+
+    scheduled_time: datetime
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The schedule's Input: Scheduler fills in the occurrence's time, the same on every retry of it.
-    scheduled_time = Fields(event, "event").instant("scheduledTime")
-    run = summarise_day(day_before(scheduled_time), sales, summaries, publisher)
+    run = summarise_day(day_before(read(ScheduledRun, event, "event").scheduled_time), sales, summaries, publisher)
     metrics.add_metric(name="DailySalesSummariesPublished", unit=MetricUnit.Count, value=int(run.published))
     logger.info("daily sales summarised" if run.published else "already published", **run.as_response())
     return run.as_response()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 import inspect
+from datetime import datetime
 from typing import Any, get_args, get_origin
 
 from orders.events import DATA_OF, ENVELOPE_RULES_OF, DomainEvent, EventType
-from orders.wire import Rule, fields_of
+from orders.wire import Rule, bare, fields_of
 
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 # The envelope's keys in the order a reader expects them; the dataclass must list defaulted fields last.
@@ -36,7 +37,7 @@ def json_schema(event_type: EventType) -> dict[str, Any]:
     envelope = _object(DomainEvent, ENVELOPE_ORDER)
     kinds = {field.name: field for field in fields_of(DomainEvent)}
     for name, rule in ENVELOPE_RULES_OF.get(event_type, {}).items():
-        envelope["properties"][kinds[name].wire_name] = _value(kinds[name].kind, rule)
+        envelope["properties"][kinds[name].wire_name] = field_schema(kinds[name].kind, rule)
     envelope["properties"]["type"] = {"type": "string", "enum": [event_type.value]}
     envelope["properties"]["data"] = _object(record)
     return {"$schema": DRAFT_4, "title": event_type.value, "description": inspect.cleandoc(record.__doc__ or "")} | (
@@ -50,15 +51,17 @@ def _object(record: type, order: tuple[str, ...] = ()) -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": [field.wire_name for field in fields if field.required],
-        "properties": {field.wire_name: _value(field.kind, field.rule) for field in fields},
+        "properties": {field.wire_name: field_schema(field.kind, field.rule) for field in fields},
     }
 
 
-def _value(kind: Any, rule: Rule) -> dict[str, Any]:
+def field_schema(kind: Any, rule: Rule) -> dict[str, Any]:
+    """The JSON Schema of one field: its kind (a record, a list, an enum...) under its rule."""
     if get_origin(kind) is list:
-        schema: dict[str, Any] = {"type": "array", **_rules(rule), "items": _value(get_args(kind)[0], Rule())}
+        schema: dict[str, Any] = {"type": "array", **_rules(rule), "items": field_schema(*bare(get_args(kind)[0]))}
     elif get_origin(kind) is dict:
-        schema = {"type": "object"}
+        entry = bare(get_args(kind)[1])
+        schema = {"type": "object"} | ({} if entry[0] is Any else {"additionalProperties": field_schema(*entry)})
     elif dataclasses.is_dataclass(kind):
         schema = _object(kind)  # type: ignore[arg-type]  # is_dataclass narrows to instance-or-class
     elif isinstance(kind, type) and issubclass(kind, enum.Enum):
@@ -67,6 +70,8 @@ def _value(kind: Any, rule: Rule) -> dict[str, Any]:
         schema = {"type": "string"}
     elif kind is int:
         schema = {"type": "integer"}
+    elif kind is datetime:
+        schema = {"type": "string", "format": "date-time"}
     else:
         raise TypeError(f"{kind!r} has no JSON Schema here")
     if get_origin(kind) is not list:

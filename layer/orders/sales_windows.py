@@ -31,13 +31,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
 
 from orders.analytics import Sale
 from orders.dynamodb import from_item, to_item
-from orders.messages import Fields
+from orders.wire import Rule, read
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,30 +48,22 @@ MARKER_TTL = timedelta(days=7)
 
 @dataclass
 class MinuteSales:
-    orders: int = 0
-    revenue: int = 0  # minor units
+    orders: Annotated[int, Rule(minimum=0)] = 0
+    revenue: Annotated[int, Rule(minimum=0)] = 0  # minor units
 
 
 @dataclass
 class WindowState:
     """What one window has counted so far: the `state` Lambda passes from one invocation to the next."""
 
-    first_sequence_number: str | None = None
-    counted: list[str] = field(default_factory=list)  # event ids
+    first_sequence_number: Annotated[str, Rule(min_length=1)] | None = None
+    counted: list[Annotated[str, Rule(min_length=1)]] = field(default_factory=list)  # event ids
     sales: dict[str, MinuteSales] = field(default_factory=dict)  # "<minute>#<currency>" -> totals
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> WindowState:
         """The state as `as_response` wrote it (Lambda hands back the last good one); {} is a new window."""
-        fields = Fields(state, "state")
-        return cls(
-            first_sequence_number=fields.optional_text("firstSequenceNumber"),
-            counted=fields.texts("counted"),
-            sales={
-                key: MinuteSales(totals.integer("orders", default=0), totals.integer("revenue", default=0))
-                for key, totals in fields.objects("sales").items()
-            },
-        )
+        return read(cls, dict(state), "state") if state else cls()
 
     def start(self, sequence_number: str) -> None:
         """Remember the window's first record (the first batch's first), which names the window once written."""

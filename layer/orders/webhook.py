@@ -29,10 +29,11 @@ import re
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 from orders.errors import InvalidSignature
-from orders.messages import CURRENCY, Fields, MalformedMessage
 from orders.order import ORDER_ID_PATTERN
+from orders.wire import Rule, read_json
 
 TIMESTAMP_HEADER = "Webhook-Timestamp"
 SIGNATURE_HEADER = "Webhook-Signature"
@@ -42,6 +43,7 @@ TOLERANCE_SECONDS = 300
 # The body's identifiers, for both readers of it (orders.webhook_models carries them into openapi.json).
 WEBHOOK_ID_PATTERN = r"^evt_[A-Za-z0-9_-]{1,124}$"  # also the queue's deduplication id
 PAYMENT_ID_PATTERN = r"^pay_[A-Za-z0-9]{1,100}$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"  # ISO 4217
 
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
@@ -80,44 +82,23 @@ class PaymentWebhookType(StrEnum):
 class PaymentNotice:
     """A delivery's `data`: how one payment of one order ended."""
 
-    order_id: str  # also the queue's message group id
-    payment_id: str
-    amount: int  # minor units
-    currency: str
-    failure_reason: str | None = None
+    order_id: Annotated[str, Rule(pattern=ORDER_ID_PATTERN)]  # also the queue's message group id
+    payment_id: Annotated[str, Rule(pattern=PAYMENT_ID_PATTERN)]
+    amount: Annotated[int, Rule(minimum=0)]  # minor units
+    currency: Annotated[str, Rule(pattern=CURRENCY_PATTERN)]
+    failure_reason: Annotated[str, Rule(min_length=1, max_length=1000)] | None = None
 
 
 @dataclass(frozen=True)
 class WebhookDelivery:
     """One delivery's body, as the payment-events consumer reads it from the queue."""
 
-    id: str
+    id: Annotated[str, Rule(pattern=WEBHOOK_ID_PATTERN)]
     type: PaymentWebhookType
-    created: int
+    created: Annotated[int, Rule(minimum=0)]
     data: PaymentNotice
 
 
-_ORDER_ID = re.compile(ORDER_ID_PATTERN)
-_WEBHOOK_ID = re.compile(WEBHOOK_ID_PATTERN)
-_PAYMENT_ID = re.compile(PAYMENT_ID_PATTERN)
-
-
 def read_delivery(body: str) -> WebhookDelivery:
-    """The queued delivery; raises MalformedMessage for a body the receiving API function would have refused."""
-    fields = Fields.parse(body)
-    data = fields.object("data")
-    kind = fields.text("type")
-    if kind not in PaymentWebhookType:
-        raise MalformedMessage(f"type must be one of {', '.join(PaymentWebhookType)}")
-    return WebhookDelivery(
-        id=fields.text("id", _WEBHOOK_ID),
-        type=PaymentWebhookType(kind),
-        created=fields.integer("created"),
-        data=PaymentNotice(
-            order_id=data.text("orderId", _ORDER_ID),
-            payment_id=data.text("paymentId", _PAYMENT_ID),
-            amount=data.integer("amount"),
-            currency=data.text("currency", CURRENCY),
-            failure_reason=data.optional_text("failureReason"),
-        ),
-    )
+    """The queued delivery; raises ContractViolation for a body the receiving API function would have refused."""
+    return read_json(WebhookDelivery, body)

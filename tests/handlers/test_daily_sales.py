@@ -21,8 +21,8 @@ from orders.analytics import Sale
 from orders.daily_sales import SummaryNotPublished
 from orders.event_schemas import json_schema
 from orders.events import EventType
-from orders.messages import MalformedMessage
 from orders.sales_windows import SalesPerMinute, WindowState
+from orders.wire import ContractViolation
 from tests.support import item_count
 
 RUN = {"scheduledTime": "2026-11-23T02:00:00Z"}  # summarises 22 November (UTC)
@@ -149,6 +149,6 @@ def test_a_summary_the_bus_refuses_fails_the_run_and_the_retry_publishes_it(
 def test_a_run_without_a_zoned_scheduled_time_is_refused_and_writes_nothing(
     summariser: LocalFunction, cloud: Cloud, event: dict[str, Any]
 ) -> None:
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(ContractViolation):
         summariser.invoke(event)
     assert item_count(cloud, "SalesPerMinuteTable") == 0
