@@ -58,7 +58,7 @@ $(MINISTACK_VENV)/.installed: requirements-ministack.txt
 # The lock files, from what we ask for (the *.in beside each). The layer first: requirements-dev.in takes its
 # pins as constraints. Plain `make lock` keeps every pin it can and resolves what the *.in changed;
 # UPGRADE=<package> (repeatable: UPGRADE="pydantic pydantic-core") moves those to their newest, UPGRADE=all everything.
-LOCKS := layer/requirements.txt requirements-dev.txt requirements-checkov.txt requirements-ministack.txt \
+LOCKS := layer/requirements.txt requirements-dev.txt docker/lambda-python/requirements.txt requirements-checkov.txt requirements-ministack.txt \
 	requirements-actionlint.txt requirements-actionlint-upstream.txt
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach package,$(UPGRADE),--upgrade-package $(package)))

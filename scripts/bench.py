@@ -17,7 +17,10 @@ Run after `sam build` (`make bench` does both):
    after it) and the ratio is taken pair by pair, so a drift in the machine's load moves both sides.
    The judged ratio is of CPU time (user + system of the child): on a shared machine wall time also
    counts the time spent waiting for a core, CPU time only the work of starting. Wall ratios are shown
-   beside it.
+   beside it. When `make sam-local` has run here, each function's Init Duration as the Lambda runtime
+   emulator printed it in a container, and that cold invocation's Duration, are shown too, with the
+   run's commit and age (tools/init_durations.py): read from its record, not measured again, as
+   sam local needs Docker and takes minutes.
 2. AWS API calls per request. Each call is a network round trip inside the request's latency. POST
    /orders runs twice on moto (the second is the idempotent replay), counting every botocore operation.
 3. Package size. A function's zip holds its own code only; its dependencies belong to the layer, so a
@@ -69,7 +72,9 @@ from local_cloud.functions import lambda_environment, load_function
 from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
 from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
-from scripts.locks import canonical_name, locked_packages
+from tools.init_durations import RECORD as INIT_RECORD
+from tools.init_durations import InitDurations, source_revision
+from tools.locks import canonical_name, locked_packages
 
 BUILD = ROOT / ".aws-sam" / "build"
 LAYER_BUILD_GLOB = "OrdersLayer*"
@@ -354,15 +359,47 @@ def cpu_ratios(samples: dict[str, Samples]) -> dict[str, float]:
     return {name: round(statistics.median(figures.paired_cpu), 2) for name, figures in samples.items()}
 
 
-def print_cold_init(samples: dict[str, Samples], runs: int) -> None:
+def describe_sam_local(record: InitDurations | None) -> str:
+    """Where the sam local columns come from, and how old they are beside this checkout."""
+    if record is None:
+        return (
+            f"  sam local      no record ({shown(INIT_RECORD)}): `make sam-local` (Docker) leaves each function's"
+            " Init Duration there, and this table then shows it"
+        )
+    now = source_revision()
+    same = "this checkout" if record.revision == now and not now.endswith("+changes") else f"NOT this checkout, {now}"
+    hours = record.age().total_seconds() / 3600
+    return (
+        f"  sam local      make sam-local at {record.measured_at} ({hours:.1f} h ago), commit {record.revision}"
+        f" ({same}), {record.architecture}, {record.image}, load {record.load_average:.1f} when it began;\n"
+        "                 median ms of each function's cold starts, one container each (its sample events). The"
+        " emulator's Init Duration\n"
+        "                 times only the start of the runtime, not the handler's import, which falls inside the"
+        " cold invoke's Duration\n"
+        "                 (with the first request, against moto outside the container)"
+    )
+
+
+def sam_local_figures(record: InitDurations | None, name: str) -> str:
+    def ms(value: float | None, decimals: int) -> str:
+        return "-" if value is None else f"{value:.{decimals}f}"
+
+    if record is None:
+        return ""
+    return f" {ms(record.median_init_ms(name), 2):>26} {ms(record.median_cold_invoke_ms(name), 0):>12}"
+
+
+def print_cold_init(samples: dict[str, Samples], runs: int, sam_local: InitDurations | None) -> None:
     ratios = cpu_ratios(samples)
     print(
         f"  median of {runs} runs (after 1 warm-up round); ms of the whole child process; each function start is"
         " paired with a baseline start beside it and the ratios are taken pair by pair"
     )
+    print(describe_sam_local(sam_local))
+    sam_local_header = f" {'Init Duration (sam local)':>26} {'cold invoke':>12}" if sam_local else ""
     print(
         f"  {'subject':<30} {'wall ms':>8} {'min-max':>11} {'cpu ms':>7}"
-        f" {'wall/base':>10} {'cpu/base':>9}   target cpu/base <= {COLD_INIT_RATIO_TARGET:.2f}"
+        f" {'wall/base':>10} {'cpu/base':>9}{sam_local_header}   target cpu/base <= {COLD_INIT_RATIO_TARGET:.2f}"
     )
     for name, figures in samples.items():
         wall, cpu = statistics.median(figures.wall), statistics.median(figures.cpu)
@@ -370,7 +407,8 @@ def print_cold_init(samples: dict[str, Samples], runs: int) -> None:
         judged = "" if name == BASELINE else verdict(ratios[name] <= COLD_INIT_RATIO_TARGET)
         print(
             f"  {name:<30} {wall * 1000:>8.0f} {spread:>11} {cpu * 1000:>7.0f}"
-            f" {statistics.median(figures.paired_wall):>10.2f} {ratios[name]:>9.2f}   {judged}"
+            f" {statistics.median(figures.paired_wall):>10.2f} {ratios[name]:>9.2f}"
+            f"{sam_local_figures(sam_local, name)}   {judged}"
         )
 
 
@@ -672,7 +710,7 @@ def main(argv: Sequence[str]) -> int:
             baseline = Subject(BASELINE, "app", runtime.baseline, {})
             subjects = [baseline, *(function_subject(functions, logical_id) for logical_id in functions.ids)]
             samples = measure_cold_init(subjects, runtime, args.runs)
-            print_cold_init(samples, args.runs)
+            print_cold_init(samples, args.runs, InitDurations.read())
             if args.profile:
                 print_import_profile(subjects, runtime, cpu_ratios(samples))
     else:

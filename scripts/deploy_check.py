@@ -2,7 +2,7 @@
 against the deployed stack, then the stack's deletion. Prints how long each step took.
 
 ministack runs from its own virtualenv (.venv-ministack, requirements-ministack.txt) on a free loopback
-port with throwaway credentials; nothing here can reach AWS. Its gaps are met in scripts/ministack_gaps.py.
+port with throwaway credentials; nothing here can reach AWS. Its gaps are met in tools/ministack_gaps.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import boto3
 
-from scripts import ministack_gaps
+from tools import ministack_gaps
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"

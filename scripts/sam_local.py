@@ -3,6 +3,9 @@
   check      `make sam-local`: every sample event through `sam local invoke`, each on a fresh local
              cloud in the state its expectation names (the table tests/handlers/test_sample_events.py reads),
              then `sam local start-api` driven place -> get -> cancel with the local identity header.
+             Each invoke is a cold start in a fresh container: a full run records every function's
+             Init Duration and cold Duration, as the emulator prints them, for `make bench`
+             (tools/init_durations.py).
   invoke     `make invoke`: one function and event, against the running `make local` (or --stack).
   start-api  `make start-api`: the API on :3003 through SAM, against `make local` (or --stack).
 
@@ -30,13 +33,13 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import boto3
-from cfnlint.decode import cfn_yaml
 from moto.moto_api._internal.models import moto_api_backend
 
 from drivers.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, function_of, sample_event
@@ -54,6 +57,9 @@ from local_cloud.timeline import Timeline
 from orders.api import LOCAL_CUSTOMER_HEADER
 from orders.inventory import Inventory
 from scripts.stack_outputs import local_outputs
+from tools.deployed_stack import stack_cloud
+from tools.init_durations import InitDurations, source_revision
+from tools.sam_local import EmulatorReport, emulator_report, json_template, sam_response
 
 # Powertools warns when a request emits no metric; a refused request rightly emits none (as in pyproject's pytest).
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
@@ -68,17 +74,6 @@ SAM_API_PORT = os.environ.get("SAM_API_PORT", "3003")
 def host_architecture() -> str:
     """The Lambda architecture this machine runs natively: what `sam local` should build and run."""
     return "arm64" if platform.machine().lower() in {"arm64", "aarch64"} else "x86_64"
-
-
-def json_template(built: Path) -> Path:
-    """The built template as JSON beside it: SAM parses JSON with json.loads, YAML in pure Python.
-
-    About 0.3 s of CPU less per `sam local invoke` (4 paired runs: CPU 1.67 s against 1.96 s).
-    """
-    target = built.with_suffix(".json")
-    if not target.exists() or target.stat().st_mtime < built.stat().st_mtime:
-        target.write_text(json.dumps(cfn_yaml.load(str(built))))
-    return target
 
 
 def clear_stale_sam_locks() -> None:
@@ -148,19 +143,7 @@ class Outcome:
     path: str
     seconds: float
     problem: str | None
-
-
-def sam_response(stdout: str) -> tuple[Any, str | None]:
-    """The handler's answer as `sam local invoke` prints it (last stdout line), and its error type if it raised."""
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if not lines:
-        return None, None
-    try:
-        response = json.loads(lines[-1])
-    except ValueError:
-        return lines[-1], None
-    raised = response.get("errorType") if isinstance(response, dict) else None
-    return response, raised
+    report: EmulatorReport | None  # the emulator's REPORT line: None if SAM printed none
 
 
 @contextmanager
@@ -204,7 +187,7 @@ def invoke_sample_event(sam: Sam, endpoint: str, path: str) -> Outcome:
         problem = f"sam exited {run.returncode}"
     if problem:
         problem += "\n" + _tail(run.stderr)
-    return Outcome(path, seconds, problem)
+    return Outcome(path, seconds, problem, emulator_report(run.stderr))
 
 
 # Each worker process has its own moto (its own account state), so events run side by side.
@@ -235,8 +218,15 @@ def invoke_sample_events(sam: Sam, paths: list[str]) -> list[Outcome]:
         for outcome in pool.map(_invoke_in_worker, paths):
             outcomes.append(outcome)
             verdict = "ok" if outcome.problem is None else "FAILED: " + outcome.problem
-            say(f"  {outcome.path:<52} {outcome.seconds:5.1f} s  {verdict}")
+            say(f"  {outcome.path:<52} {outcome.seconds:5.1f} s  {reported(outcome.report)}  {verdict}")
     return outcomes
+
+
+def reported(report: EmulatorReport | None) -> str:
+    if report is None:
+        return f"{'no REPORT line':<30}"
+    init = "-" if report.init_ms is None else f"{report.init_ms:.2f}"
+    return f"init {init:>5} ms, duration {report.duration_ms:5.0f} ms"
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -353,6 +343,44 @@ def drive_the_api(sam: Sam) -> list[str]:
     return problems
 
 
+def base_image(architecture: str) -> str:
+    """Which image SAM's containers start from: the real python3.13 image, or docker/lambda-python's stand-in."""
+    image = f"public.ecr.aws/lambda/python:3.13-{architecture}"
+    label = subprocess.run(
+        ["docker", "image", "inspect", "--format", '{{ index .Config.Labels "orders.stand-in" }}', image],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{image}, the stand-in {label} (docker/lambda-python)" if label else image
+
+
+def record_init_durations(sam: Sam, outcomes: list[Outcome], load_average: float) -> None:
+    """Each function's Init Duration and cold Duration for `make bench`; says which events printed no REPORT."""
+    init_ms: dict[str, list[float]] = {}
+    cold_invoke_ms: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        if outcome.report is not None and outcome.report.init_ms is not None:
+            init_ms.setdefault(function_of(outcome.path), []).append(outcome.report.init_ms)
+            cold_invoke_ms.setdefault(function_of(outcome.path), []).append(outcome.report.duration_ms)
+    missing = [outcome.path for outcome in outcomes if outcome.report is None or outcome.report.init_ms is None]
+    record = InitDurations(
+        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        revision=source_revision(),
+        architecture=sam.architecture,
+        image=base_image(sam.architecture),
+        load_average=load_average,
+        init_ms=init_ms,
+        cold_invoke_ms=cold_invoke_ms,
+    )
+    written = record.write()
+    say(
+        f"cold starts of {len(init_ms)} functions ({sum(map(len, init_ms.values()))} invokes)"
+        f" -> {written.relative_to(ROOT)}, which make bench shows"
+        + (f"; no Init Duration for {', '.join(missing)}" if missing else "")
+    )
+
+
 def check(sam: Sam, only: str | None = None) -> int:
     """Every sample event (or those whose path contains `only`, then without the API part) and the API."""
     require_docker()
@@ -364,7 +392,10 @@ def check(sam: Sam, only: str | None = None) -> int:
         f"sam local invoke, {len(paths)} sample events, {sam.architecture},"
         f" a fresh local cloud each, {WORKERS} at a time:"
     )
+    load_average = os.getloadavg()[0]
     outcomes = invoke_sample_events(sam, paths)
+    if only is None:  # a partial run would replace the whole record with a part of it
+        record_init_durations(sam, outcomes, load_average)
     with handler_logs_in_file():
         api_problems: list[str] = []
         if only is None:
@@ -383,18 +414,6 @@ def check(sam: Sam, only: str | None = None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ invoke, start-api
-
-
-def stack_cloud(stack: str) -> Cloud:
-    """A deployed stack seen as a Cloud: the template with the stack's parameters and physical ids."""
-    cloudformation = boto3.client("cloudformation")
-    [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    parameters = {item["ParameterKey"]: item["ParameterValue"] for item in description.get("Parameters", [])}
-    cloud = Cloud(Template.load(overrides=parameters))
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
-        for resource in page["StackResourceSummaries"]:
-            cloud.template.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
-    return cloud
 
 
 def target(stack: str | None) -> tuple[Path, str | None]:

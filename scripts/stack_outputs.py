@@ -13,11 +13,7 @@ import boto3
 
 from local_cloud.account import FAKE_CREDENTIALS
 from scripts.local_control import LOCAL_CONTROL_URL, ask
-
-
-def stack_outputs(stack: str) -> dict[str, str]:
-    [description] = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
-    return {output["OutputKey"]: output["OutputValue"] for output in description.get("Outputs", [])}
+from tools.deployed_stack import stack_outputs
 
 
 def local_outputs(control_url: str = LOCAL_CONTROL_URL) -> dict[str, str]:

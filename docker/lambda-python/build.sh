@@ -15,8 +15,9 @@ esac
 image="public.ecr.aws/lambda/python:3.13-$arch"
 rootfs="orders-lambda-rootfs:trixie-$arch"
 python=${SAM_BUILD_PYTHON:-$root/.venv/bin/python}
-boto3_pin=$(grep -oE '^boto3==[^ ;]+' "$root/requirements-dev.txt")  # the pin alone: the lock's lines go on with hashes
-inputs=$( (cat "$here/Dockerfile" "$here/bootstrap" "$here/runtime-requirements.txt" "$0"; echo "$boto3_pin") | sha256sum | cut -c1-16)
+# The runtime's packages: awslambdaric, and boto3 at requirements-dev.txt's versions (make lock writes the lock).
+lock=$here/requirements.txt
+inputs=$(cat "$here/Dockerfile" "$here/bootstrap" "$lock" "$0" | sha256sum | cut -c1-16)
 
 current=$(docker image inspect --format '{{ index .Config.Labels "orders.stand-in" }}' "$image" 2>/dev/null || true)
 if [[ -n $current && $current == "$inputs" ]]; then
@@ -31,7 +32,7 @@ elif timeout 60 docker pull --quiet "$image" >/dev/null 2>&1; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-say "$image cannot be pulled here: building the stand-in (Debian trixie, its python3.13, awslambdaric, $boto3_pin)"
+say "$image cannot be pulled here: building the stand-in (Debian trixie, its python3.13, $(grep -oE '^(awslambdaric|boto3)==[^ ]+' "$lock" | tr '\n' ' ')from the hashed lock)"
 
 if ! docker image inspect "$rootfs" >/dev/null 2>&1; then
   if ! command -v debootstrap >/dev/null 2>&1; then
@@ -54,7 +55,7 @@ mkdir "$context"
 cp "$here/Dockerfile" "$here/bootstrap" "$context/"
 "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$context/runtime" \
   --platform "$pip_platform" --implementation cp --python-version 3.13 --only-binary=:all: \
-  --requirement "$here/runtime-requirements.txt" "$boto3_pin" >"$work/pip.log" 2>&1 \
+  --require-hashes --requirement "$lock" >"$work/pip.log" 2>&1 \
   || { tail -20 "$work/pip.log" >&2; exit 1; }
 docker build --quiet --build-arg ROOTFS="$rootfs" --label "orders.stand-in=$inputs" -t "$image" "$context" \
   >"$work/build.log" 2>&1 || { tail -20 "$work/build.log" >&2; exit 1; }

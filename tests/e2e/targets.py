@@ -27,8 +27,9 @@ from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.template import Template
 from local_cloud.timeline import Timeline
 from orders.inventory import Inventory
-from scripts import ministack_gaps
-from scripts.ministack_gaps import Semantics
+from tools import ministack_gaps
+from tools.deployed_stack import stack_outputs, stack_physical_ids
+from tools.ministack_gaps import Semantics
 
 CUSTOMERS = ("alice", "bob")
 
@@ -123,15 +124,10 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
         raise pytest.UsageError("E2E_TARGET=ministack needs AWS_ENDPOINT_URL, ministack's URL")
     session = boto3.session.Session()
     cloudformation = session.client("cloudformation")
-    [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in description.get("Outputs", [])}
+    outputs = stack_outputs(stack, cloudformation)
     if endpoint:
         outputs = {key: ministack_gaps.api_url(value, endpoint) for key, value in outputs.items()}
-    physical_ids = {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
-        for resource in page["StackResourceSummaries"]
-    }
+    physical_ids = stack_physical_ids(stack, cloudformation)
     seed_inventory(Inventory(session.client("dynamodb"), outputs["InventoryTableName"]))
     pool_id = outputs["UserPoolId"]
     run = f"{int(time.time())}-{secrets.token_hex(3)}"

@@ -27,9 +27,9 @@ from local_cloud.terminal import banner
 from orders.event_store import EventStore
 from orders.payments import PaymentLedger, PaymentState
 from orders.webhook import PaymentWebhookType
-from scripts.ministack_gaps import Semantics
 from tests.e2e.targets import Target, target_from_environment
 from tests.support import sample_event
+from tools.ministack_gaps import Semantics
 
 pytestmark = pytest.mark.local_cloud
 

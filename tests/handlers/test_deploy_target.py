@@ -7,7 +7,7 @@ import os
 import pytest
 from moto import mock_aws
 
-from scripts import deploy_target
+from tools import deploy_target
 
 
 def test_it_names_the_account_region_and_caller() -> None:

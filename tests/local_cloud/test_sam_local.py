@@ -18,7 +18,8 @@ from local_cloud.cloud import Cloud
 from local_cloud.functions import lambda_environment
 from local_cloud.sam_env import container_endpoint, env_vars
 from local_cloud.template import ROOT, Template
-from scripts.sam_local import json_template, sam_response, stack_cloud
+from tools.deployed_stack import stack_cloud
+from tools.sam_local import EmulatorReport, emulator_report, json_template, sam_response
 
 HOST_ENDPOINT = "http://127.0.0.1:5000"
 MAKE = shutil.which("make") or "make"
@@ -85,6 +86,20 @@ def test_sam_answers_are_read_back_with_the_error_a_step_raised() -> None:
     assert sam_response(printed) == ({"errorMessage": "not yet", "errorType": "TransientFailure"}, "TransientFailure")
     assert sam_response('{"statusCode": 201, "body": "{}"}\n') == ({"statusCode": 201, "body": "{}"}, None)
     assert sam_response("") == (None, None)
+
+
+def test_the_emulators_report_is_read_back_cold_or_warm() -> None:
+    # As SAM 1.170's emulator prints them (tab-separated, a trailing tab), after the handler's own log lines.
+    cold = (
+        "START RequestId: e421 Version: $LATEST\nEND RequestId: e421\n"
+        "REPORT RequestId: e421\tInit Duration: 0.03 ms\tDuration: 1672.66 ms\tBilled Duration: 1673 ms"
+        "\tMemory Size: 1024 MB\tMax Memory Used: 1024 MB\t\n"
+    )
+    warm = "REPORT RequestId: f9\tDuration: 3.10 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\t"
+
+    assert emulator_report(cold) == EmulatorReport(init_ms=0.03, duration_ms=1672.66)
+    assert emulator_report(warm) == EmulatorReport(init_ms=None, duration_ms=3.1)
+    assert emulator_report("Invoking app.handler (python3.13)\n") is None
 
 
 def test_the_json_template_sam_reads_is_the_built_template(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.event_catalogue import CATALOGUE, catalogue
+from tools.event_catalogue import CATALOGUE, catalogue
 
 
 def test_the_event_catalogue_is_what_make_schemas_writes() -> None:

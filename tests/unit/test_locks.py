@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from scripts.locks import locked_packages
+from tools.locks import locked_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_LOCK = ROOT / "layer" / "requirements.txt"
 DEV_LOCK = ROOT / "requirements-dev.txt"
-LOCKS = sorted([*ROOT.glob("requirements*.txt"), LAYER_LOCK])
+IMAGE_LOCK = ROOT / "docker" / "lambda-python" / "requirements.txt"  # sam local's stand-in runtime
+LOCKS = sorted([*ROOT.glob("requirements*.txt"), LAYER_LOCK, IMAGE_LOCK])
 # Each virtualenv's stamp, and the lock it is made from on this machine (make's ACTIONLINT_LOCK chooses by platform).
 VENV_LOCKS = {
     ".venv/.installed": "requirements-dev.txt",
@@ -50,6 +51,27 @@ def test_the_tests_run_the_versions_that_ship_to_lambda() -> None:
     }
     assert not differing, f"layer lock vs dev lock: {differing}; run `make lock`"
     assert {"pydantic", "pydantic-core", "aws-lambda-powertools", "typing-extensions", "jmespath"} <= set(shipped)
+
+
+def test_the_stand_in_image_runs_the_sdk_the_tests_use() -> None:
+    """What `sam local` runs the handlers with, where the real image cannot be pulled: boto3 as the tests have it."""
+    image = locked_packages(IMAGE_LOCK)
+    developed = locked_packages(DEV_LOCK)
+    differing = {
+        name: (package.version, developed[name].version)
+        for name, package in image.items()
+        if name in developed and developed[name].version != package.version
+    }
+    assert not differing, f"image lock vs dev lock: {differing}; run `make lock`"
+    assert {"awslambdaric", "boto3", "botocore"} <= set(image)
+
+
+def test_the_stand_in_image_installs_its_lock_with_hash_checking() -> None:
+    build = (IMAGE_LOCK.parent / "build.sh").read_text()
+    install = build[build.index("-m pip install") : build.index("pip.log")]  # the command, over its continued lines
+    assert '--require-hashes --requirement "$lock"' in install
+    assert "lock=$here/requirements.txt\n" in build
+    assert '"$lock"' in build[build.index("inputs=") :].split("\n", 1)[0], "a changed lock rebuilds the image"
 
 
 def test_the_layer_build_installs_its_lock_with_hash_checking() -> None:

@@ -1,4 +1,4 @@
-"""The workarounds of scripts/ministack_gaps.py keep their promises: same definition, same deploy settings."""
+"""The workarounds of tools/ministack_gaps.py keep their promises: same definition, same deploy settings."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from local_cloud.template import ROOT, Template
-from scripts import ministack_gaps
+from tools import ministack_gaps
 
 DEFINITION = ROOT / "statemachines" / "order_fulfillment.asl.yaml"
 
