@@ -6,6 +6,9 @@ PYTHON ?= python3.13
 VENV := .venv
 BIN := $(VENV)/bin
 CHECKOV_VENV := .venv-checkov
+# The SAM CLI's own virtualenv: its translator pins an older pydantic than the layer ships (requirements-sam.in).
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
 MINISTACK_VENV := .venv-ministack
 ACTIONLINT_VENV := .venv-actionlint
 FUNCTION ?= PlaceOrderFunction
@@ -31,7 +34,7 @@ export SAM_BUILD_PYTHON := $(CURDIR)/$(BIN)/python
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13) and .venv-checkov from their hash-checked lock files
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create .venv (python3.13), .venv-sam and .venv-checkov from their hash-checked lock files
 
 # Each virtualenv is made anew from its lock (requirements-*.txt, hashes of every file) whenever the lock
 # changes, so it holds exactly what the lock says; pip checks every download against the lock's hashes.
@@ -46,6 +49,9 @@ ACTIONLINT_LOCK := $(if $(and $(filter Linux,$(shell uname -s)),$(filter x86_64,
 $(VENV)/.installed: requirements-dev.txt
 	$(call venv-from-lock,$(VENV),requirements-dev.txt)
 
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(call venv-from-lock,$(SAM_VENV),requirements-sam.txt)
+
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(call venv-from-lock,$(CHECKOV_VENV),requirements-checkov.txt)
 
@@ -58,7 +64,7 @@ $(MINISTACK_VENV)/.installed: requirements-ministack.txt
 # The lock files, from what we ask for (the *.in beside each). The layer first: requirements-dev.in takes its
 # pins as constraints. Plain `make lock` keeps every pin it can and resolves what the *.in changed;
 # UPGRADE=<package> (repeatable: UPGRADE="pydantic pydantic-core") moves those to their newest, UPGRADE=all everything.
-LOCKS := layer/requirements.txt requirements-dev.txt docker/lambda-python/requirements.txt requirements-checkov.txt requirements-ministack.txt \
+LOCKS := layer/requirements.txt requirements-dev.txt docker/lambda-python/requirements.txt requirements-sam.txt requirements-checkov.txt requirements-ministack.txt \
 	requirements-actionlint.txt requirements-actionlint-upstream.txt
 PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
 	--no-emit-find-links $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach package,$(UPGRADE),--upgrade-package $(package)))
@@ -118,8 +124,8 @@ lint-mypy:
 lint-cfn-lint:
 	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 lint-sam-validate:
-	$(BIN)/sam validate --lint
-	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done
+	$(SAM) validate --lint
+	for nested in $(NESTED_TEMPLATES); do $(SAM) validate --lint --template $$nested || exit 1; done
 lint-checkov:
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
 lint-actionlint:
@@ -139,22 +145,22 @@ unit: install ## The tests that need no AWS at all (tests/unit), in seconds
 	$(BIN)/pytest tests/unit
 
 build: install ## sam build (python3.13, the Architecture parameter: arm64 by default) into .aws-sam/build
-	$(BIN)/sam build
+	$(SAM) build
 
 deploy: deploy-target build ## sam deploy to the account and region it first shows; ENV=prod for samconfig.toml's [prod]
-	$(BIN)/sam deploy --config-env $(ENV) $(DEPLOY_ARGS)
+	$(SAM) deploy --config-env $(ENV) $(DEPLOY_ARGS)
 
 deploy-target: install
 	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target
 
 destroy: install ## sam delete the ENV=default|prod stack, after naming its account, region and what it keeps
 	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target --destroy
-	$(BIN)/sam delete --config-env $(ENV)
+	$(SAM) delete --config-env $(ENV)
 
 bootstrap: install ## sam pipeline bootstrap for GitHub OIDC: STAGE=dev|prod GITHUB_ORG=<org> GITHUB_REPO=<repo> (README)
 	@test -n "$(STAGE)" -a -n "$(GITHUB_ORG)" -a -n "$(GITHUB_REPO)" || { echo "make bootstrap needs STAGE, GITHUB_ORG and GITHUB_REPO"; exit 2; }
 	@PYTHONPATH=layer $(BIN)/python -m scripts.deploy_target
-	$(BIN)/sam pipeline bootstrap --stage $(STAGE) --permissions-provider oidc --oidc-provider github-actions \
+	$(SAM) pipeline bootstrap --stage $(STAGE) --permissions-provider oidc --oidc-provider github-actions \
 		--oidc-provider-url https://token.actions.githubusercontent.com --oidc-client-id sts.amazonaws.com \
 		--github-org $(GITHUB_ORG) --github-repo $(GITHUB_REPO) --deployment-branch main --no-create-image-repository \
 		--no-interactive
@@ -173,7 +179,7 @@ lambda-image: docker ## SAM's python3.13 base image for this host: the real one 
 	@bash docker/lambda-python/build.sh
 
 local-build: install ## sam build for this host's architecture into .aws-sam/local-<arch> (what sam local runs)
-	ARCHITECTURE=$(LOCAL_ARCHITECTURE) $(BIN)/sam build --build-dir $(LOCAL_BUILD) --cache-dir $(LOCAL_BUILD)-cache \
+	ARCHITECTURE=$(LOCAL_ARCHITECTURE) $(SAM) build --build-dir $(LOCAL_BUILD) --cache-dir $(LOCAL_BUILD)-cache \
 		--parameter-overrides Architecture=$(LOCAL_ARCHITECTURE)
 
 invoke: local-build lambda-image ## sam local invoke FUNCTION=<LogicalId> EVENT=<events/...json> against make local, or STACK=<deployed stack>
@@ -201,5 +207,5 @@ webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeede
 	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) $(if $(STACK),--stack $(STACK))
 
 clean: ## Remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) $(ACTIONLINT_VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) $(ACTIONLINT_VENV) .aws-sam .local/sam-transform .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

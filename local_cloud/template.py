@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 from cfnlint.decode import cfn_yaml
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
+
+from local_cloud.sam_cli import transform
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -159,9 +158,7 @@ def _translate(
     parameters = {name: spec.get("Default") for name, spec in sam_template.get("Parameters", {}).items()} | dict(
         overrides
     )
-    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=PSEUDO_PARAMETERS["AWS::Region"]))
-    # The template names no managed policy by name, so translating never needs IAM's list.
-    return parameters, translator.translate(sam_template, parameters, get_managed_policy_map=dict)
+    return parameters, transform(sam_template, parameters, REGION)
 
 
 @dataclass

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import boto3
 
+from local_cloud.sam_cli import SAM
 from tools import ministack_gaps
 
 ROOT = Path(__file__).resolve().parent.parent
 MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
-SAM = ROOT / ".venv" / "bin" / "sam"
 BUILT_TEMPLATE = ROOT / ".aws-sam" / "ministack" / "template.yaml"  # samconfig.toml [ministack] build_dir
 LOG = ROOT / ".aws-sam" / "ministack.log"
 SCRATCH = ROOT / ".aws-sam" / "ministack-run"

@@ -49,6 +49,7 @@ from local_cloud.cloud import Cloud
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.sam_cli import SAM
 from local_cloud.sam_env import ENV_VARS_FILE, env_vars, write_env_vars
 from local_cloud.server import handler_logs_in_file, local_aws, running_local_cloud
 from local_cloud.streams import StreamMapping
@@ -63,7 +64,6 @@ from tools.sam_local import EmulatorReport, emulator_report, json_template, sam_
 
 # Powertools warns when a request emits no metric; a refused request rightly emits none (as in pyproject's pytest).
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-SAM = Path(sys.executable).parent / "sam"
 # handler_logs_in_file sends this process's stdout (the in-process handlers' logs) to a file; reports go here.
 say = partial(print, file=sys.__stdout__, flush=True)
 INVOKE_TIMEOUT_SECONDS = 360  # longer than SAM's own wait (300 s) for another process's image build

@@ -17,6 +17,7 @@ LOCKS = sorted([*ROOT.glob("requirements*.txt"), LAYER_LOCK, IMAGE_LOCK])
 # Each virtualenv's stamp, and the lock it is made from on this machine (make's ACTIONLINT_LOCK chooses by platform).
 VENV_LOCKS = {
     ".venv/.installed": "requirements-dev.txt",
+    ".venv-sam/.installed": "requirements-sam.txt",
     ".venv-checkov/.installed": "requirements-checkov.txt",
     ".venv-ministack/.installed": "requirements-ministack.txt",
 }
