@@ -2,15 +2,22 @@
 
 The tests' one fixture (tests/conftest.py), the walkthrough, the benchmark and the OpenAPI generator run
 the cloud this way; `make local` runs the same provisioning behind servers (local_cloud.server).
+
+A process provisions each set of parameters once: the first cloud of a set is provisioned, and moto's
+state then is kept (local_cloud.snapshot); every later cloud of the set starts from a fresh copy of that
+state, with a fresh copy of the provisioned template and its own functions, loaded anew.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.utilities.parameters import clear_caches as clear_powertools_caches
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
@@ -20,6 +27,8 @@ from local_cloud.environment import temporary_environment
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.provision import aws_client, provision
 from local_cloud.rule_targets import deliver_rule_targets
+from local_cloud.setup_costs import share_parsed_models
+from local_cloud.snapshot import MotoSnapshot, restore, take
 from local_cloud.template import Template
 
 # moto runs state machines (instead of only recording executions) when asked to.
@@ -36,11 +45,37 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
     with ExitStack() as stack:
         stack.enter_context(temporary_environment(fake_account()))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        cloud = provision(Template.load(overrides=parameters))
+        cloud = _provisioned(parameters or {})
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
         stack.callback(_stop_running_executions, cloud)  # first on exit, while this cloud's moto still answers
         yield cloud
+
+
+@dataclass(frozen=True)
+class _Provisioned:
+    """What provisioning a set of parameters made: moto's state and the template with its physical ids."""
+
+    moto: MotoSnapshot
+    template: Template
+    not_provisioned: dict[str, str]
+
+
+_PROVISIONED: dict[tuple[tuple[str, Any], ...], _Provisioned] = {}  # by the parameters, sorted
+
+
+def _provisioned(parameters: dict[str, Any]) -> Cloud:
+    """The template on the moto just started: provisioned the first time, restored from its snapshot after."""
+    key = tuple(sorted(parameters.items()))
+    if (kept := _PROVISIONED.get(key)) is None:
+        cloud = provision(Template.load(overrides=parameters))
+        _PROVISIONED[key] = _Provisioned(take(), copy.deepcopy(cloud.template), dict(cloud.not_provisioned))
+        return cloud
+    restore(kept.moto)
+    share_parsed_models()  # as provisioning would: the handlers' clients reuse the parsed service models
+    # Warm handlers' cached secrets and clients belong to the previous cloud.
+    clear_powertools_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
+    return Cloud(copy.deepcopy(kept.template), dict(kept.not_provisioned))
 
 
 def _stop_running_executions(cloud: Cloud) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -21,25 +23,48 @@ BOB = "9a7b3c5d-1e2f-4a6b-8c9d-0e1f2a3b4c5d"  # the customer in events/*/other_c
 ALICES_ORDER = "7707faf8-38a5-54a2-aa1d-3613d1d9b133"  # derived from ALICE + the key in place_order/valid.json
 
 
+# What a new client takes from the environment: a client made under other values is another client.
+_CLIENT_ENVIRONMENT = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+)
+
+
+def aws(service: str) -> Any:
+    """A client of the AWS the environment points at (in-process moto, or a local cloud's endpoint).
+
+    Made once per service and environment: making a client costs more than most calls a test makes with it.
+    """
+    return _client(service, tuple(os.environ.get(name) for name in _CLIENT_ENVIRONMENT))
+
+
+@functools.cache
+def _client(service: str, _environment: tuple[str | None, ...]) -> Any:
+    return boto3.client(service)  # type: ignore[call-overload]  # stubs type literal service names only
+
+
 def stored_events(cloud: Cloud, order_id: str) -> list[DomainEvent]:
-    return EventStore(boto3.client("dynamodb"), cloud.physical_id("EventStoreTable")).load(order_id)
+    return EventStore(aws("dynamodb"), cloud.physical_id("EventStoreTable")).load(order_id)
 
 
 def webhook_secret(cloud: Cloud) -> str:
     """The signing secret the cloud generated for PaymentWebhookSecret, as the provider would hold it."""
-    secrets = boto3.client("secretsmanager")
+    secrets = aws("secretsmanager")
     return str(secrets.get_secret_value(SecretId=cloud.physical_id("PaymentWebhookSecret"))["SecretString"])
 
 
 def enqueue(cloud: Cloud, queue_logical_id: str, *bodies: str) -> list[str]:
     """Puts bodies on a queue as its SNS subscription would (raw delivery); returns the message ids."""
-    sqs = boto3.client("sqs")
+    sqs = aws("sqs")
     url = cloud.physical_id(queue_logical_id)
     return [sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"] for body in bodies]
 
 
 def item_count(cloud: Cloud, table_logical_id: str) -> int:
-    return int(boto3.client("dynamodb").scan(TableName=cloud.physical_id(table_logical_id), Select="COUNT")["Count"])
+    return int(aws("dynamodb").scan(TableName=cloud.physical_id(table_logical_id), Select="COUNT")["Count"])
 
 
 def table_sizes(cloud: Cloud) -> dict[str, int]:
@@ -81,7 +106,7 @@ class Holdings:
 
 def holdings(cloud: Cloud, order_id: str) -> Holdings:
     """Read with plain DynamoDB calls, not through orders.payments or orders.inventory, so a bug there cannot hide."""
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = aws("dynamodb")
     payment = dynamodb.get_item(
         TableName=cloud.physical_id("PaymentsTable"), Key={"orderId": {"S": order_id}}, ConsistentRead=True
     ).get("Item")
@@ -105,7 +130,7 @@ def holdings(cloud: Cloud, order_id: str) -> Holdings:
 
 def stock_accounted_for(cloud: Cloud) -> dict[str, tuple[int, int]]:
     """SKU -> (available, held by RESERVED reservations): their sum is the stock the SKU was seeded with."""
-    items = boto3.client("dynamodb").scan(TableName=cloud.physical_id("InventoryTable"), ConsistentRead=True)["Items"]
+    items = aws("dynamodb").scan(TableName=cloud.physical_id("InventoryTable"), ConsistentRead=True)["Items"]
     available = {
         item["pk"]["S"].removeprefix("SKU#"): int(item["available"]["N"])
         for item in items

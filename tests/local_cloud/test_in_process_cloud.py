@@ -1,0 +1,81 @@
+"""A process provisions each set of parameters once and restores moto's state for every later cloud of it.
+
+Whatever one cloud wrote (items, messages, executions, resources of its own, backends moto made on
+first use) is gone in the next; the next has the same resources, its own template copy and its own
+freshly loaded handler modules, so a patch on one cloud's module is not on the next's.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from local_cloud.in_process import in_process_cloud
+from tests.support import item_count
+
+
+def test_a_cloud_starts_with_nothing_the_previous_cloud_wrote() -> None:
+    with in_process_cloud() as first:
+        sqs, dynamodb, states = boto3.client("sqs"), boto3.client("dynamodb"), boto3.client("stepfunctions")
+        queue = first.physical_id("NotificationsQueue")
+        sqs.send_message(QueueUrl=queue, MessageBody="left behind")
+        sqs.send_message(QueueUrl=queue, MessageBody="in flight")
+        assert sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, VisibilityTimeout=900)["Messages"]
+        dynamodb.put_item(TableName=first.physical_id("OrdersTable"), Item={"orderId": {"S": "left behind"}})
+        machine = first.physical_id("OrderFulfillmentStateMachine")
+        states.start_execution(stateMachineArn=machine, name="left-behind", input=json.dumps({"orderId": "x"}))
+        dynamodb.create_table(
+            TableName="MadeByTheFirstCloud",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("s3").create_bucket(Bucket="made-by-the-first-cloud")  # a backend no provisioning made
+        tables = set(dynamodb.list_tables()["TableNames"]) - {"MadeByTheFirstCloud"}
+        physical_ids = dict(first.template.physical_ids)
+        first_module = first.functions.get("GetOrderFunction").module
+
+    with in_process_cloud() as second:
+        sqs, dynamodb, states = boto3.client("sqs"), boto3.client("dynamodb"), boto3.client("stepfunctions")
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=second.physical_id("NotificationsQueue"),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+        assert item_count(second, "OrdersTable") == 0
+        assert (
+            states.list_executions(stateMachineArn=second.physical_id("OrderFulfillmentStateMachine"))["executions"]
+            == []
+        )
+        assert set(dynamodb.list_tables()["TableNames"]) == tables
+        assert boto3.client("s3").list_buckets()["Buckets"] == []
+        assert second.template.physical_ids == physical_ids
+        assert second.template is not first.template
+        assert second.functions.get("GetOrderFunction").module is not first_module
+
+
+def test_a_restored_queue_takes_messages_and_its_lock_is_its_own() -> None:
+    """SQS's queues hold a lock each, which cannot be copied: a restored queue gets a new one and works."""
+    for body in ("first cloud", "second cloud"):
+        with in_process_cloud() as cloud:
+            sqs = boto3.client("sqs")
+            queue = cloud.physical_id("AnalyticsQueue")
+            sqs.send_message(QueueUrl=queue, MessageBody=body)
+            received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0)["Messages"]
+            assert [message["Body"] for message in received] == [body]
+
+
+def test_other_parameters_are_provisioned_on_their_own_and_the_defaults_come_back() -> None:
+    def timeout_of_payment(parameters: dict[str, int] | None) -> str:
+        with in_process_cloud(parameters) as cloud:
+            machine = cloud.physical_id("OrderFulfillmentStateMachine")
+            definition = boto3.client("stepfunctions").describe_state_machine(stateMachineArn=machine)["definition"]
+            return json.dumps(json.loads(definition)).replace(" ", "")
+
+    default = timeout_of_payment(None)
+    shorter = timeout_of_payment({"PaymentTimeoutSeconds": 1})
+
+    assert shorter != default
+    assert timeout_of_payment(None) == default
+    assert timeout_of_payment({"PaymentTimeoutSeconds": 1}) == shorter
