@@ -45,10 +45,10 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
     with ExitStack() as stack:
         stack.enter_context(temporary_environment(fake_account()))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        cloud = _provisioned(parameters or {})
+        cloud, states = _provisioned(parameters or {})
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
-        stack.callback(_stop_running_executions, cloud)  # first on exit, while this cloud's moto still answers
+        stack.callback(_stop_running_executions, cloud, states)  # first on exit, while this cloud's moto still answers
         yield cloud
 
 
@@ -59,33 +59,38 @@ class _Provisioned:
     moto: MotoSnapshot
     template: bytes  # the provisioned Template, pickled: unpickling is a deep copy at a quarter of deepcopy's cost
     not_provisioned: dict[str, str]
+    # The provisioning run's Step Functions client, made under this module's environment: in-process moto.
+    # (local_cloud.provision's own clients are remade by any later provisioning, e.g. a server's, elsewhere.)
+    states: Any
 
 
 _PROVISIONED: dict[tuple[tuple[str, Any], ...], _Provisioned] = {}  # by the parameters, sorted
 
 
-def _provisioned(parameters: dict[str, Any]) -> Cloud:
-    """The template on the moto just started: provisioned the first time, restored from its snapshot after."""
+def _provisioned(parameters: dict[str, Any]) -> tuple[Cloud, Any]:
+    """The template on the moto just started (provisioned the first time, restored from its snapshot after),
+    and a Step Functions client of it."""
     key = tuple(sorted(parameters.items()))
     if (kept := _PROVISIONED.get(key)) is None:
         cloud = provision(Template.load(overrides=parameters))
-        _PROVISIONED[key] = _Provisioned(take(), pickle.dumps(cloud.template), dict(cloud.not_provisioned))
-        return cloud
+        states = aws_client("stepfunctions")
+        _PROVISIONED[key] = _Provisioned(take(), pickle.dumps(cloud.template), dict(cloud.not_provisioned), states)
+        return cloud, states
     restore(kept.moto)
     share_parsed_models()  # as provisioning would: the handlers' clients reuse the parsed service models
     # Warm handlers' cached secrets and clients belong to the previous cloud.
     clear_powertools_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated
-    return Cloud(pickle.loads(kept.template), dict(kept.not_provisioned))  # noqa: S301 - made above, from our own
+    cloud = Cloud(pickle.loads(kept.template), dict(kept.not_provisioned))  # noqa: S301 - made above, from our own
+    return cloud, kept.states
 
 
-def _stop_running_executions(cloud: Cloud) -> None:
+def _stop_running_executions(cloud: Cloud, states: Any) -> None:
     """Stop what is still running, so no execution of this cloud takes another step in the next one.
 
     moto runs each execution in a thread of its own that outlives the cloud: a saga left running by one test
     went on, after its task returned, to compensate an order of the same id in the next test's tables.
     A stopped execution takes no further state (its current task still returns).
     """
-    states = aws_client("stepfunctions")  # the provisioning run's client: this cloud's moto
     for machine in _machines(cloud):
         pages = states.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
         for page in pages:

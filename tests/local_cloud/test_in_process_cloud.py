@@ -8,10 +8,15 @@ freshly loaded handler modules, so a patch on one cloud's module is not on the n
 from __future__ import annotations
 
 import json
+import time
 
 import boto3
+from moto import mock_aws
 
-from local_cloud.in_process import in_process_cloud
+from local_cloud.account import fake_account
+from local_cloud.environment import temporary_environment
+from local_cloud.in_process import MOTO_CONFIG, in_process_cloud
+from local_cloud.provision import aws_client
 from tests.support import item_count
 
 
@@ -79,3 +84,24 @@ def test_other_parameters_are_provisioned_on_their_own_and_the_defaults_come_bac
     assert shorter != default
     assert timeout_of_payment(None) == default
     assert timeout_of_payment({"PaymentTimeoutSeconds": 1}) == shorter
+
+
+def test_a_cloud_stops_its_running_executions_whatever_clients_a_provisioning_elsewhere_left() -> None:
+    """A server's provisioning run (make local, the end-to-end suite) leaves local_cloud.provision's clients
+    pointing at its own moto; an in-process cloud still stops its executions on its own moto."""
+    with in_process_cloud():
+        pass  # this process's snapshot exists: the next cloud is restored, not provisioned
+    with temporary_environment(fake_account("http://127.0.0.1:9")):  # a moto that is gone
+        aws_client.cache_clear()
+        aws_client("stepfunctions")
+    with mock_aws(config=MOTO_CONFIG):  # around the cloud's own: moto keeps its state after the cloud ends
+        with in_process_cloud() as cloud:
+            states = boto3.client("stepfunctions")
+            machine = cloud.physical_id("OrderFulfillmentStateMachine")
+            started = states.start_execution(stateMachineArn=machine, input=json.dumps({"orderId": "x"}))
+        # The exit listed this cloud's running executions on its own moto (on the gone one it raised) and
+        # stopped them: none of them takes a step after a minute.
+        deadline = time.monotonic() + 60
+        while states.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "still running a minute after its cloud ended"
+            time.sleep(0.05)
