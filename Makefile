@@ -116,7 +116,7 @@ lint-format:
 lint-mypy:
 	$(BIN)/mypy
 lint-cfn-lint:
-	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml stacks/order-activity.yaml stacks/order-outcomes.yaml stacks/tables.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 lint-sam-validate:
 	$(BIN)/sam validate --lint
 	for nested in $(NESTED_TEMPLATES); do $(BIN)/sam validate --lint --template $$nested || exit 1; done

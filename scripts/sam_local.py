@@ -41,6 +41,7 @@ from moto.moto_api._internal.models import moto_api_backend
 
 from drivers.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, function_of, sample_event
 from drivers.seed import seed_inventory
+from drivers.stacks import stack_physical_ids
 from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.cloud import Cloud
 from local_cloud.lambda_bridge import invoke_in_process
@@ -391,9 +392,7 @@ def stack_cloud(stack: str) -> Cloud:
     [description] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     parameters = {item["ParameterKey"]: item["ParameterValue"] for item in description.get("Parameters", [])}
     cloud = Cloud(Template.load(overrides=parameters))
-    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
-        for resource in page["StackResourceSummaries"]:
-            cloud.template.physical_ids[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    cloud.template.physical_ids |= stack_physical_ids(cloudformation, stack)
     return cloud
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from drivers.customers import DemoLogin, seed_customer, sign_in
 from drivers.seed import seed_inventory
+from drivers.stacks import stack_physical_ids
 from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.server import LocalCloud, running_local_cloud
 from local_cloud.template import Template
@@ -127,11 +128,7 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
     outputs = {output["OutputKey"]: output["OutputValue"] for output in description.get("Outputs", [])}
     if endpoint:
         outputs = {key: ministack_gaps.api_url(value, endpoint) for key, value in outputs.items()}
-    physical_ids = {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack)
-        for resource in page["StackResourceSummaries"]
-    }
+    physical_ids = stack_physical_ids(cloudformation, stack)  # the nested stacks' resources too
     seed_inventory(Inventory(session.client("dynamodb"), outputs["InventoryTableName"]))
     pool_id = outputs["UserPoolId"]
     run = f"{int(time.time())}-{secrets.token_hex(3)}"
