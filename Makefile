@@ -122,7 +122,7 @@ lint-format:
 lint-mypy:
 	$(BIN)/mypy
 lint-cfn-lint:
-	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml stacks/order-activity.yaml stacks/order-outcomes.yaml stacks/tables.yaml --append-rules cfn_lint_serverless.rules --include-checks I
 lint-sam-validate:
 	$(SAM) validate --lint
 	for nested in $(NESTED_TEMPLATES); do $(SAM) validate --lint --template $$nested || exit 1; done

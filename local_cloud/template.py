@@ -77,11 +77,8 @@ def _with_parameters(value: Any, passed: dict[str, Any]) -> Any:
             """`${Param}` as the text it stands for (`${Name}`, `${Name.Attr}`) when the parent passes a Ref/GetAtt."""
             name = match.group(1)
             given = passed.get(name) if name not in variables else None
-            if isinstance(given, dict) and set(given) == {"Ref"}:
-                return "${" + str(given["Ref"]) + "}"
-            if isinstance(given, dict) and set(given) == {"Fn::GetAtt"}:
-                target = given["Fn::GetAtt"]
-                return "${" + (target if isinstance(target, str) else ".".join(target)) + "}"
+            if (inlined := _as_sub_text(given)) is not None:
+                return inlined
             if given is not None:
                 variables[name] = given
             return match.group(0)
@@ -91,8 +88,19 @@ def _with_parameters(value: Any, passed: dict[str, Any]) -> Any:
     return {key: _with_parameters(item, passed) for key, item in value.items()}
 
 
+def _as_sub_text(value: Any) -> str | None:
+    """`${...}` text that stands for a Ref or GetAtt value inside a Fn::Sub string; None for anything else."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return "${" + str(value["Ref"]) + "}"
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        target = value["Fn::GetAtt"]
+        return "${" + (target if isinstance(target, str) else ".".join(target)) + "}"
+    return None
+
+
 def _with_outputs(value: Any, outputs: dict[tuple[str, str], Any]) -> Any:
-    """`value` with each `!GetAtt <Application>.Outputs.<Name>` replaced by that output's value."""
+    """`value` with each `!GetAtt <Application>.Outputs.<Name>` (or `${<Application>.Outputs.<Name>}` in a
+    Fn::Sub) replaced by that output's value."""
     if isinstance(value, list):
         return [_with_outputs(item, outputs) for item in value]
     if not isinstance(value, dict):
@@ -102,6 +110,21 @@ def _with_outputs(value: Any, outputs: dict[tuple[str, str], Any]) -> Any:
         logical_id, attribute = target.split(".", 1) if isinstance(target, str) else target
         if (logical_id, attribute) in outputs:
             return outputs[(logical_id, attribute)]
+    if set(value) == {"Fn::Sub"}:
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        variables = {name: _with_outputs(item, outputs) for name, item in variables.items()}
+
+        def inline(match: re.Match[str]) -> str:
+            key = (match.group(1), f"Outputs.{match.group(2)}")
+            if match.group(0)[2:-1] in variables or key not in outputs:
+                return match.group(0)
+            if (inlined := _as_sub_text(outputs[key])) is not None:
+                return inlined
+            variables[f"{key[0]}Outputs{match.group(2)}"] = outputs[key]
+            return "${" + f"{key[0]}Outputs{match.group(2)}" + "}"
+
+        text = re.sub(r"\$\{(\w+)\.Outputs\.(\w+)\}", inline, text)
+        return {"Fn::Sub": [text, variables] if variables else text}
     return {key: _with_outputs(item, outputs) for key, item in value.items()}
 
 
@@ -130,8 +153,9 @@ def _inline_applications(template: dict[str, Any], folder: Path) -> None:
                     spec["Properties"][uri] = str((child_path.parent / local).relative_to(folder))
             resources[name] = spec
         for name, condition in child.get("Conditions", {}).items():
-            if name in template.setdefault("Conditions", {}):
-                raise ValueError(f"{child_path.name}: condition {name} is also one of its parent's")
+            # The same test under the same name (IsProd on the Environment passed down) is one condition.
+            if template.setdefault("Conditions", {}).get(name, condition) != condition:
+                raise ValueError(f"{child_path.name}: condition {name} is also one of its parent's, defined otherwise")
             template["Conditions"][name] = condition
         for name, output in child.get("Outputs", {}).items():
             outputs[(app_id, f"Outputs.{name}")] = output["Value"]

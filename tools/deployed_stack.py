@@ -22,13 +22,19 @@ def stack_outputs(stack: str, cloudformation: Any = None) -> dict[str, str]:
 
 
 def stack_physical_ids(stack: str, cloudformation: Any = None) -> dict[str, str]:
-    """Logical id -> physical id (what !Ref gives) of every resource of the stack."""
+    """Logical id -> physical id (what !Ref gives) of every resource of the stack and of each stack nested in it.
+
+    A nested application's resources are listed under their own stack; their logical ids are unique across
+    the whole application (local_cloud.template refuses a repeated one), so one mapping holds them all.
+    """
     client = cloudformation or boto3.client("cloudformation")
-    return {
-        resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-        for page in client.get_paginator("list_stack_resources").paginate(StackName=stack)
-        for resource in page["StackResourceSummaries"]
-    }
+    physical_ids: dict[str, str] = {}
+    for page in client.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page["StackResourceSummaries"]:
+            physical_ids[resource["LogicalResourceId"]] = resource.get("PhysicalResourceId", "")
+            if resource["ResourceType"] == "AWS::CloudFormation::Stack" and resource.get("PhysicalResourceId"):
+                physical_ids |= stack_physical_ids(resource["PhysicalResourceId"], client)
+    return physical_ids
 
 
 def stack_cloud(stack: str) -> Cloud:

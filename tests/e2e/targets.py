@@ -127,7 +127,7 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
     outputs = stack_outputs(stack, cloudformation)
     if endpoint:
         outputs = {key: ministack_gaps.api_url(value, endpoint) for key, value in outputs.items()}
-    physical_ids = stack_physical_ids(stack, cloudformation)
+    physical_ids = stack_physical_ids(stack, cloudformation)  # the nested stacks' resources too
     seed_inventory(Inventory(session.client("dynamodb"), outputs["InventoryTableName"]))
     pool_id = outputs["UserPoolId"]
     run = f"{int(time.time())}-{secrets.token_hex(3)}"

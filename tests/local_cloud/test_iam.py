@@ -120,23 +120,31 @@ def test_a_roles_refused_call_fails_as_aws_answers_it() -> None:
 def _template_with_permissions_taken_away(folder: Path) -> Path:
     """template.yaml, but GetOrder may not read orders, the saga may not invoke ReserveInventory, the activity
     rule may not put to its stream, and the reconciler's schedule runs under a role that allows nothing."""
-    sam = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE_PATH))))
-    resources = sam["Resources"]
-    resources["GetOrderFunction"]["Properties"]["Policies"] = []
-    saga = resources["OrderFulfillmentStateMachine"]["Properties"]
+    shutil.copytree(NESTED_TEMPLATES, folder / NESTED_TEMPLATES.name)  # what it nests, at the same relative path
+    copies = [folder / "template.yaml", *sorted((folder / NESTED_TEMPLATES.name).glob("*.yaml"))]
+    # Each file of the copy as plain dicts, so that a resource is changed in whichever file declares it.
+    sams = {copy: json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE_PATH if copy == copies[0] else copy))))
+            for copy in copies}  # fmt: skip
+
+    def resource(logical_id: str) -> dict[str, Any]:
+        [found] = [sam["Resources"][logical_id] for sam in sams.values() if logical_id in sam["Resources"]]
+        return found  # type: ignore[no-any-return]  # json.loads's Any: a resource is a mapping
+
+    resources = sams[copies[0]]["Resources"]
+    resource("GetOrderFunction")["Properties"]["Policies"] = []
+    saga = resource("OrderFulfillmentStateMachine")["Properties"]
     saga["Policies"] = [policy for policy in saga["Policies"] if "ReserveInventoryFunction" not in json.dumps(policy)]
-    resources["OrderActivityRuleRole"]["Properties"]["Policies"] = []
+    resource("OrderActivityRuleRole")["Properties"]["Policies"] = []
     trust = {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
     resources["NothingAllowedRole"] = {
         "Type": "AWS::IAM::Role",
         "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]}},
     }
-    schedule = resources["ReconcileOrdersFunction"]["Properties"]["Events"]["Every5Minutes"]["Properties"]
+    schedule = resource("ReconcileOrdersFunction")["Properties"]["Events"]["Every5Minutes"]["Properties"]
     schedule["RoleArn"] = {"Fn::GetAtt": ["NothingAllowedRole", "Arn"]}
-    copy = folder / "template.yaml"
-    copy.write_text(json.dumps(sam))  # JSON is YAML: the loader reads it as it reads the original
-    shutil.copytree(NESTED_TEMPLATES, folder / NESTED_TEMPLATES.name)  # what it nests, at the same relative path
-    return copy
+    for copy, sam in sams.items():
+        copy.write_text(json.dumps(sam))  # JSON is YAML: the loader reads it as it reads the original
+    return copies[0]
 
 
 def _eventually(found: Callable[[], Any], what: str) -> Any:

@@ -28,9 +28,12 @@ Resources:
       Parameters:
         ServiceName: !Ref AWS::StackName
         QueueName: !GetAtt Queue.QueueName
+        Watch: !Ref Watch
 Outputs:
   AlarmName:
     Value: !GetAtt Watcher.Outputs.AlarmName
+  AlarmConsole:
+    Value: !Sub https://console.example/${Watcher.Outputs.AlarmName}?by=${Watcher.Outputs.Watched}
 """
 
 NESTED = """\
@@ -43,6 +46,10 @@ Parameters:
   Threshold:
     Type: Number
     Default: 5
+  Watch:
+    Type: String
+Conditions:
+  Watching: !Equals [!Ref Watch, "yes"]
 Resources:
   DepthAlarm:
     Type: AWS::CloudWatch::Alarm
@@ -54,6 +61,8 @@ Resources:
 Outputs:
   AlarmName:
     Value: !Ref DepthAlarm
+  Watched:
+    Value: !Sub ${QueueName}-watched
 """
 
 
@@ -81,4 +90,34 @@ def test_a_nested_logical_id_that_is_also_the_parents_is_refused(parent: Path) -
     nested = parent.parent / "nested" / "watcher.yaml"
     nested.write_text(NESTED.replace("DepthAlarm", "Queue"))
     with pytest.raises(ValueError, match="Queue is also a logical id of its parent"):
+        Template.load(parent)
+
+
+def test_a_nested_output_in_a_parents_sub_is_its_value(parent: Path) -> None:
+    """`${App.Outputs.X}` in a Fn::Sub: a Ref or GetAtt output inlined as its `${...}`, any other as a variable."""
+    template = Template.load(parent)
+    assert template.outputs["AlarmConsole"] == {
+        "Fn::Sub": [
+            "https://console.example/${DepthAlarm}?by=${WatcherOutputsWatched}",
+            {"WatcherOutputsWatched": {"Fn::Sub": "${Queue.QueueName}-watched"}},
+        ]
+    }
+    template.physical_ids["DepthAlarm"] = "orders-local-queue-depth"
+    template.attributes[("Queue", "QueueName")] = "orders-local-queue"
+    assert template.resolve(template.outputs["AlarmConsole"]) == (
+        "https://console.example/orders-local-queue-depth?by=orders-local-queue-watched"
+    )
+
+
+def test_a_condition_the_parent_defines_alike_is_one_condition(parent: Path) -> None:
+    """The nested Watching tests the Watch the parent passes down: the parent's own test, under its name."""
+    template = Template.load(parent)
+    assert template.conditions["Watching"] == {"Fn::Equals": [{"Ref": "Watch"}, "yes"]}
+    assert template.condition("Watching") is True
+
+
+def test_a_condition_the_parent_defines_otherwise_is_refused(parent: Path) -> None:
+    nested = parent.parent / "nested" / "watcher.yaml"
+    nested.write_text(NESTED.replace('Watching: !Equals [!Ref Watch, "yes"]', 'Watching: !Equals [!Ref Watch, "no"]'))
+    with pytest.raises(ValueError, match="condition Watching is also one of its parent's, defined otherwise"):
         Template.load(parent)
