@@ -100,7 +100,8 @@ class InProcess:
                 line = runtime.invoke(handler, json.dumps(request), self.environment, measure_memory=False)
         except SystemExit as ended:  # a worker would end: the invocation fails as Lambda reports it, nothing ends
             status = ended.code if isinstance(ended.code, int) else 1 if ended.code else 0
-            line = json.dumps({"error": runtime.exited(f"exit status {status}")} | _since(started))
+            ran = {"durationMs": (time.monotonic() - started) * 1000}
+            line = json.dumps({"error": runtime.exited(f"exit status {status}"), **ran})
         answer: dict[str, Any] = json.loads(line)
         if answer["durationMs"] > timeout * 1000:  # not stopped, only reported: a thread cannot be stopped
             answer = {"error": runtime.timed_out(request_id, timeout), "durationMs": answer["durationMs"]}
@@ -132,10 +133,6 @@ class InProcess:
 
     def close(self) -> None:
         """Nothing runs beside this process to stop."""
-
-
-def _since(started: float) -> dict[str, float]:
-    return {"durationMs": (time.monotonic() - started) * 1000}
 
 
 @dataclass
