@@ -8,6 +8,7 @@ in a sandbox and in this process (`InProcess`, the handler tests' transport) and
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
@@ -204,6 +205,22 @@ def test_sys_exit_fails_the_invocation_as_runtime_exit_error(make_runner: MakeRu
     )
     # The next invocation is answered: by a new sandbox; in this process, by the same module (nothing ended).
     assert runner.invoke({})["invocations"] == (2 if isinstance(runner, InProcess) else 1)
+
+
+def test_the_worker_and_its_runtime_import_only_the_standard_library() -> None:
+    """A handler's interpreter must see no module of the local cloud's, nor a package the function did not bring."""
+    sandbox = Path(__file__).parents[2] / "local_cloud" / "sandbox"
+    imported = set()
+    for script in ("worker.py", "runtime.py"):
+        tree = ast.parse((sandbox / script).read_text())
+        for node in tree.body:  # module level; `if TYPE_CHECKING:` holds only what mypy reads
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+
+    assert imported - sys.stdlib_module_names - {"__future__"} == set()
+    assert {"json", "traceback"} <= imported  # the check reads real imports
 
 
 def test_a_sandbox_has_exactly_the_environment_it_is_given(make_sandbox: Make, monkeypatch: pytest.MonkeyPatch) -> None:
