@@ -1,26 +1,30 @@
-"""The template's functions, each with the environment the template gives it.
+"""The template's functions, each with the environment the template gives it, run by one Lambda runtime.
 
-Two transports run the same handler code: in this process (the tests' default: fast, and a test can patch
-a handler's module), or in sandboxes, worker processes of the function's own (`local_cloud.sandbox`, what
-`make local` runs), where the environment, the timeout and the concurrency limit are the function's.
+What Lambda does around a handler (init, context, error payload, JSON marshalling, the timeout's report)
+is `local_cloud.sandbox.runtime`'s, in either of two transports: in sandboxes, worker processes of the
+function's own (`local_cloud.sandbox`, what `make local` and the end-to-end suite run), where the
+environment, the timeout, the concurrency limit and the credentials are the function's; or in this
+process (`InProcess`: the handler tests', on in-process moto, where a test can patch a handler's module).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any
 
 from local_cloud.environment import temporary_environment
-from local_cloud.sandbox.pool import InvocationReport, Observer, Sandbox, SandboxSpec
+from local_cloud.sandbox import runtime
+from local_cloud.sandbox.pool import FunctionError, InvocationReport, Observer, Sandbox, SandboxSpec
 from local_cloud.template import PSEUDO_PARAMETERS, function_name_of
 from local_cloud.timeline import Timeline, order_id_in
 
@@ -33,49 +37,143 @@ if TYPE_CHECKING:
 _SANDBOX = threading.RLock()
 
 
-@dataclass
-class LambdaContext:
-    """The context object the Lambda runtime passes to a handler."""
+class InProcess:
+    """A function's one execution environment in this process: `runtime` over a call instead of a pipe.
 
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_stream_name: str = "local"
+    The same init, context, error payload, result marshalling (a JSON round trip: a result JSON cannot
+    carry fails as `Runtime.MarshalError`) and reports as a sandbox's worker. What the transport cannot
+    give: one invocation at a time in the whole process, with os.environ swapped for the function's
+    variables for its duration (`environment`, which a test may change); memory not measured (the
+    process is not the function's alone); and a timeout that cannot stop the handler's thread, so an
+    invocation past the function's Timeout is reported as timed out (`Sandbox.Timedout` to its caller,
+    its result dropped) once it returns; `sys.exit` in a handler fails its invocation as
+    `Runtime.ExitError` but, this process going on, leaves the module as it was (a crash ends the process).
+    The module stays one object between invocations, so a test can patch it (`LocalFunction.module`);
+    the handler is looked up on it at each invocation.
+    """
 
-    @property
-    def invoked_function_arn(self) -> str:
-        region, account = PSEUDO_PARAMETERS["AWS::Region"], PSEUDO_PARAMETERS["AWS::AccountId"]
-        return f"arn:aws:lambda:{region}:{account}:function:{self.function_name}"
+    def __init__(self, spec: SandboxSpec, observe: Observer | None = None, module: ModuleType | None = None) -> None:
+        """`module`: one already imported (a test's own handler); otherwise the spec's, imported now (init)."""
+        self.spec = spec
+        self.environment = spec.environment
+        self._observe = observe
+        self._handler_name = spec.handler.rsplit(".", 1)[1]
+        self.cold_starts = 0
+        self.module, self._init_ms = (module, None) if module else self._initialise()
 
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
+    def _initialise(self) -> tuple[ModuleType, float | None]:
+        """Lambda's init phase: the handler's module run from its file under the function's environment."""
+        module_name = self.spec.handler.rsplit(".", 1)[0]
+        source = Path(self.spec.path[0]) / f"{module_name.replace('.', '/')}.py"
+        name = f"functions.{self.spec.logical_id}.{module_name}"  # one module per function: two may share a file name
+        found = importlib.util.spec_from_file_location(name, source)
+        if found is None or found.loader is None:
+            raise ImportError(f"cannot load {source}")
+        loader, module = found.loader, importlib.util.module_from_spec(found)
+        for layer in self.spec.path[1:]:
+            if layer not in sys.path:
+                sys.path.append(layer)
 
-    def get_remaining_time_in_millis(self) -> int:
-        return self.timeout_seconds * 1000
+        def load() -> ModuleType:
+            sys.modules[name] = module
+            loader.exec_module(module)
+            return module
+
+        with _SANDBOX, temporary_environment(self.environment):
+            _, line = runtime.initialise(load, self._handler_name, measure_memory=False)
+        init = json.loads(line)
+        if "initError" in init:
+            sys.modules.pop(name, None)
+            raise FunctionError.of(init["initError"])
+        self.cold_starts += 1
+        return module, init["initMs"]
+
+    def invoke(self, event: Any) -> Any:
+        request_id = str(uuid.uuid4())
+        timeout = self.spec.timeout_seconds
+        request = {"requestId": request_id, "functionArn": self.spec.arn, "timeoutSeconds": timeout, "event": event}
+        init_ms, self._init_ms = self._init_ms, None  # the first invocation after init is the cold start
+        started = time.monotonic()
+        try:
+            with _SANDBOX, temporary_environment(self.environment):
+                handler = getattr(self.module, self._handler_name)
+                line = runtime.invoke(handler, json.dumps(request), self.environment, measure_memory=False)
+        except SystemExit as ended:  # a worker would end: the invocation fails as Lambda reports it, nothing ends
+            status = ended.code if isinstance(ended.code, int) else 1 if ended.code else 0
+            ran = {"durationMs": (time.monotonic() - started) * 1000}
+            line = json.dumps({"error": runtime.exited(f"exit status {status}"), **ran})
+        answer: dict[str, Any] = json.loads(line)
+        if answer["durationMs"] > timeout * 1000:  # not stopped, only reported: a thread cannot be stopped
+            answer = {"error": runtime.timed_out(request_id, timeout), "durationMs": answer["durationMs"]}
+        error = FunctionError.of(answer["error"]) if "error" in answer else None
+        if self._observe is not None:
+            self._observe(
+                InvocationReport(
+                    logical_id=self.spec.logical_id,
+                    request_id=request_id,
+                    duration_ms=answer["durationMs"],
+                    peak_mb=None,
+                    memory_mb=self.spec.memory_mb,
+                    init_ms=init_ms,
+                    error_type=error.error_type if error else None,
+                    event=event,
+                    result=answer.get("result"),
+                    in_process=True,
+                )
+            )
+        if error is not None:
+            raise error
+        return answer["result"]
+
+    def replace(self, spec: SandboxSpec | None = None) -> None:
+        """Run the module again from its files (new code), as a new execution environment would."""
+        if spec is not None:
+            self.spec, self.environment = spec, spec.environment
+        self.module, self._init_ms = self._initialise()
+
+    def close(self) -> None:
+        """Nothing runs beside this process to stop."""
 
 
 @dataclass
 class LocalFunction:
-    """One AWS::Lambda::Function: its handler module, loaded here, or its sandbox; called with its own environment."""
+    """One AWS::Lambda::Function: its execution environments (in this process, or sandboxes), called as Lambda is."""
 
     logical_id: str
     name: str
     environment: dict[str, str]
     memory_mb: int
     timeout_seconds: int
-    code: ModuleType | Sandbox  # the handler module in this process, or the function's sandbox processes
+    code: InProcess | Sandbox
     handler_name: str
     source_paths: tuple[Path, ...] = ()  # the code folder and the layers: what a change reloads it for
+
+    @classmethod
+    def of_module(
+        cls, logical_id: str, module: ModuleType, handler_name: str, timeout_seconds: int = 3
+    ) -> LocalFunction:
+        """A function of a module already imported (a test's own handler), in this process, with Lambda's defaults."""
+        name, memory_mb = logical_id.lower(), 128
+        region, account = PSEUDO_PARAMETERS["AWS::Region"], PSEUDO_PARAMETERS["AWS::AccountId"]
+        spec = SandboxSpec(
+            logical_id=logical_id,
+            arn=f"arn:aws:lambda:{region}:{account}:function:{name}",
+            handler=f"{module.__name__}.{handler_name}",
+            path=(),
+            environment={"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb)},
+            timeout_seconds=timeout_seconds,
+            memory_mb=memory_mb,
+            max_concurrency=1,
+        )
+        code = InProcess(spec, module=module)
+        return cls(logical_id, name, spec.environment, memory_mb, timeout_seconds, code, handler_name)
 
     @property
     def module(self) -> ModuleType:
         """The handler module, in this process (what a test patches); a sandboxed function has none here."""
         if isinstance(self.code, Sandbox):
             raise TypeError(f"{self.logical_id} runs in its own sandbox: its module is not in this process")
-        return self.code
+        return self.code.module
 
     @property
     def concurrency(self) -> int:
@@ -85,23 +183,16 @@ class LocalFunction:
     @property
     def loaded_code(self) -> object:
         """What runs now: the module, or the sandbox's current generation of workers; a reload changes it."""
-        return self.code.spec if isinstance(self.code, Sandbox) else self.code
+        return self.code.spec if isinstance(self.code, Sandbox) else self.code.module
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        if isinstance(self.code, Sandbox):
-            return self.code.invoke(event)
-        context = LambdaContext(self.name, self.memory_mb, self.timeout_seconds)
-        with _SANDBOX, temporary_environment(self.environment):
-            return getattr(self.code, self.handler_name)(event, context)
+    def invoke(self, event: Any) -> Any:
+        """The handler's result, as JSON carries it; FunctionError with Lambda's errorType if it failed."""
+        return self.code.invoke(event)
 
     def reload(self, cloud: Cloud, settings: SandboxSettings | None) -> None:
-        """Run the handler module again from its files, as a new Lambda sandbox would; this object stays valid."""
-        if isinstance(self.code, Sandbox) and settings is not None:
-            self.code.replace(sandbox_spec(cloud, self.logical_id, settings))  # the next invocation starts cold
-            return
-        fresh = load_function(cloud, self.logical_id)
-        with _SANDBOX:
-            self.code, self.environment = fresh.code, fresh.environment
+        """New code: the next invocation starts a fresh execution environment (cold); this object stays valid."""
+        self.code.replace(function_spec(cloud, self.logical_id, settings))
+        self.environment = self.code.spec.environment
 
 
 def lambda_environment(cloud: Cloud, logical_id: str) -> dict[str, str]:
@@ -121,31 +212,22 @@ def lambda_environment(cloud: Cloud, logical_id: str) -> dict[str, str]:
     return runtime | {key: str(value) for key, value in variables.items() if value is not None}
 
 
-def load_function(cloud: Cloud, logical_id: str) -> LocalFunction:
-    """Import the function's handler module under its template environment (module code reads it)."""
-    properties = cloud.template.properties(logical_id)
-    module_name, handler_name = properties["Handler"].rsplit(".", 1)
-    source = cloud.template.code_path(logical_id) / f"{module_name.replace('.', '/')}.py"
-    variables = lambda_environment(cloud, logical_id)
-    spec = importlib.util.spec_from_file_location(f"functions.{logical_id}.{module_name}", source)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {source}")
-    module = importlib.util.module_from_spec(spec)
-    for layer in cloud.template.layer_paths(logical_id):
-        if str(layer) not in sys.path:
-            sys.path.append(str(layer))
-    with _SANDBOX, temporary_environment(variables):
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+def load_function(cloud: Cloud, logical_id: str, observe: Observer | None = None) -> LocalFunction:
+    """The function in this process: its handler module imported under its template environment (init)."""
+    return _local_function(cloud, InProcess(function_spec(cloud, logical_id, None), observe))
+
+
+def _local_function(cloud: Cloud, code: InProcess | Sandbox) -> LocalFunction:
+    spec = code.spec
     return LocalFunction(
-        logical_id=logical_id,
-        name=str(cloud.physical_id(logical_id)),
-        environment=variables,
-        memory_mb=int(properties.get("MemorySize", 128)),
-        timeout_seconds=int(properties.get("Timeout", 3)),
-        code=module,
-        handler_name=handler_name,
-        source_paths=(cloud.template.code_path(logical_id), *cloud.template.layer_paths(logical_id)),
+        logical_id=spec.logical_id,
+        name=str(cloud.physical_id(spec.logical_id)),
+        environment=spec.environment,
+        memory_mb=spec.memory_mb,
+        timeout_seconds=int(spec.timeout_seconds),
+        code=code,
+        handler_name=spec.handler.rsplit(".", 1)[1],
+        source_paths=tuple(Path(path) for path in spec.path),
     )
 
 
@@ -162,8 +244,12 @@ class SandboxSettings:
     credentials: Callable[[str], dict[str, str]] | None = None  # role ARN -> its credentials; None: the fake account
 
 
-def sandbox_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings) -> SandboxSpec:
-    """A function's sandbox: the environment Lambda would give it (and nothing of this process's), its limits."""
+def function_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings | None) -> SandboxSpec:
+    """A function's execution environment: the variables Lambda would give it, its limits, its code.
+
+    With `settings`, a sandbox's: a process's variables too (and nothing of this process's), its role's
+    credentials and the local AWS's endpoint. Without, in this process: its AWS is this process's.
+    """
     properties = cloud.template.properties(logical_id)
     code = cloud.template.code_path(logical_id)
     layers = [str(path) for path in cloud.template.layer_paths(logical_id)]
@@ -176,13 +262,20 @@ def sandbox_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings) -> Sa
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": "local",
         "LAMBDA_TASK_ROOT": str(code),
-        "PYTHONPATH": os.pathsep.join([str(code), *layers]),
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "LANG": "en_US.UTF-8",
-        "TZ": ":UTC",
-        "AWS_ENDPOINT_URL": settings.endpoint,  # the local AWS, over HTTP: the one thing AWS itself would not set
-        **(settings.credentials(str(cloud.template.resolve(properties["Role"]))) if settings.credentials else _ADMIN),
     }
+    if settings is not None:
+        environment |= {
+            "PYTHONPATH": os.pathsep.join([str(code), *layers]),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "AWS_ENDPOINT_URL": settings.endpoint,  # the local AWS, over HTTP: the one thing AWS itself would not set
+            **(
+                settings.credentials(str(cloud.template.resolve(properties["Role"])))
+                if settings.credentials
+                else _ADMIN
+            ),
+        }
     reserved = properties.get("ReservedConcurrentExecutions")
     return SandboxSpec(
         logical_id=logical_id,
@@ -197,7 +290,7 @@ def sandbox_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings) -> Sa
 
 
 def timeline_observer(timeline: Timeline) -> Observer:
-    """Each sandboxed invocation as a timeline line: outcome, duration, cold or warm, peak memory."""
+    """Each invocation as a timeline line: outcome, duration, cold or warm, peak memory (in a sandbox)."""
 
     def observe(report: InvocationReport) -> None:
         timeline.add("lambda", report.text(), order_id_in(report.event, report.result))
@@ -236,6 +329,7 @@ class FunctionRegistry:
         self._layers_at = time.time()
         self._lock = threading.Lock()
         self.sandbox_settings: SandboxSettings | None = None  # set: functions run in sandboxes
+        self.observe: Observer | None = None  # told of each in-process invocation (a sandbox's: its settings')
         self._logical_id_of = {
             str(cloud.physical_id(logical_id)): logical_id
             for logical_id in cloud.template.of_type("AWS::Lambda::Function")
@@ -265,8 +359,7 @@ class FunctionRegistry:
         """Stop every sandbox's processes."""
         with self._lock:
             for function in self._loaded.values():
-                if isinstance(function.code, Sandbox):
-                    function.code.close()
+                function.code.close()
 
     def get(self, logical_id: str) -> LocalFunction:
         with self._lock:
@@ -276,19 +369,11 @@ class FunctionRegistry:
             return self._loaded[logical_id]
 
     def _load(self, logical_id: str) -> LocalFunction:
-        if self.sandbox_settings is None:
-            return load_function(self._cloud, logical_id)
-        spec = sandbox_spec(self._cloud, logical_id, self.sandbox_settings)
-        return LocalFunction(
-            logical_id=logical_id,
-            name=str(self._cloud.physical_id(logical_id)),
-            environment=spec.environment,
-            memory_mb=spec.memory_mb,
-            timeout_seconds=int(spec.timeout_seconds),
-            code=Sandbox(spec, self.sandbox_settings.observe, self.sandbox_settings.log),
-            handler_name=spec.handler.rsplit(".", 1)[1],
-            source_paths=(self._cloud.template.code_path(logical_id), *self._cloud.template.layer_paths(logical_id)),
-        )
+        settings = self.sandbox_settings
+        if settings is None:
+            return load_function(self._cloud, logical_id, self.observe)
+        spec = function_spec(self._cloud, logical_id, settings)
+        return _local_function(self._cloud, Sandbox(spec, settings.observe, settings.log))
 
     def by_name(self, name_or_arn: str) -> LocalFunction | None:
         """The function an Invoke names (a name, or an ARN with an optional qualifier), if it is ours."""

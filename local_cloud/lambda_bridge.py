@@ -3,15 +3,14 @@
 Step Functions' Lambda tasks (and anything else that calls Invoke on moto) reach moto's
 Lambda backend, which would need Docker to run code. While `invoke_in_process` is active,
 an Invoke of a template function runs its real handler instead, and answers the way
-Lambda does: the handler's JSON result, or an unhandled-error payload whose `errorType` is
-the exception's class name, or what the sandbox reports (`Sandbox.Timedout`, `Runtime.ExitError`):
-what a state machine's Retry and Catch match on.
+Lambda does: the handler's JSON result, or the error payload the runtime reports (the
+exception's class name as `errorType`, `Runtime.MarshalError`, `Sandbox.Timedout`, and from a
+sandbox `Runtime.ExitError`): what a state machine's Retry and Catch match on.
 """
 
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,16 +39,9 @@ def invoke_in_process(functions: FunctionRegistry) -> Iterator[None]:
         event = json.loads(body) if body else {}
         try:
             result = function.invoke(event)
-        except FunctionError as error:  # from a sandbox: as its worker reported it
+        except FunctionError as error:  # as the runtime reported it, in this process or in a sandbox
             response_headers["x-amz-function-error"] = "Unhandled"
             result = {"errorType": error.error_type, "errorMessage": str(error), "stackTrace": error.stack_trace}
-        except Exception as error:  # every handler error becomes Lambda's error payload, as in AWS
-            response_headers["x-amz-function-error"] = "Unhandled"
-            result = {
-                "errorType": type(error).__name__,
-                "errorMessage": str(error),
-                "stackTrace": traceback.format_tb(error.__traceback__),
-            }
         payload = json.dumps(result).encode()
         response_headers["Content-Length"] = str(len(payload))
         return payload

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 
 from drivers.sample_events import EVENTS, sample_event
 from local_cloud.cloud import Cloud
+from local_cloud.sandbox.pool import FunctionError
 from orders.event_store import EventStore
 from orders.events import DomainEvent
 from orders.order import ENDED_UNFULFILLED, Order, OrderStatus
@@ -70,6 +72,16 @@ def item_count(cloud: Cloud, table_logical_id: str) -> int:
 def table_sizes(cloud: Cloud) -> dict[str, int]:
     """Items per table: a 4xx must leave every one of these unchanged."""
     return {table: item_count(cloud, table) for table in ("EventStoreTable", "OrdersTable", "IdempotencyTable")}
+
+
+def failed_with(error: BaseException | None, raised: type[BaseException]) -> bool:
+    """Whether an invocation failed because its handler raised `raised`: Lambda reports the class by name."""
+    return isinstance(error, FunctionError) and error.error_type == raised.__name__
+
+
+def lambda_raises(raised: type[BaseException]) -> pytest.RaisesExc[FunctionError]:
+    """Expects an invocation to fail because its handler raised `raised`, as Lambda reports it to the caller."""
+    return pytest.raises(FunctionError, check=lambda error: failed_with(error, raised))
 
 
 def body(response: dict[str, Any]) -> Any:

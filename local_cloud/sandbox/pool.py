@@ -24,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
+from local_cloud.sandbox import runtime
+
 WORKER = Path(__file__).with_name("worker.py")
 INIT_SECONDS = 10.0  # Lambda's limit on an on-demand environment's init phase
 STOP_SECONDS = 2.0  # for a worker to end once its stdin closes, before it is killed
@@ -36,6 +38,11 @@ class FunctionError(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.stack_trace = stack_trace or []
+
+    @classmethod
+    def of(cls, payload: dict[str, Any]) -> FunctionError:
+        """From Lambda's error payload (errorType, errorMessage, stackTrace), as `runtime` writes it."""
+        return cls(payload["errorType"], payload["errorMessage"], payload.get("stackTrace"))
 
 
 @dataclass(frozen=True)
@@ -59,16 +66,17 @@ class InvocationReport:
     logical_id: str
     request_id: str
     duration_ms: float
-    peak_mb: float | None  # None when the worker did not answer (timed out, crashed)
+    peak_mb: float | None  # None when the worker did not answer (timed out, crashed), or it ran in-process
     memory_mb: int
     init_ms: float | None  # set on a cold start
     error_type: str | None
     event: Any = field(repr=False)
     result: Any = field(repr=False)
+    in_process: bool = False  # in the local cloud's own process, whose memory is not the function's alone
 
     def text(self) -> str:
         start = f"cold start, init {self.init_ms:.0f} ms" if self.init_ms is not None else "warm"
-        memory = ""
+        memory = ", memory not measured in-process" if self.in_process else ""
         if self.peak_mb is not None:
             memory = f", peak {self.peak_mb:.0f} of {self.memory_mb} MB"
             memory += " (over its MemorySize: not enforced)" if self.peak_mb > self.memory_mb else ""
@@ -105,13 +113,7 @@ class _Worker:
             raise FunctionError("Sandbox.Timedout", f"Init phase timed out after {INIT_SECONDS:.0f} seconds")
         if "initError" in init:
             self.stop()
-            error = init["initError"]
-            if error["errorType"] in {"ImportError", "ModuleNotFoundError"}:
-                error |= {
-                    "errorType": "Runtime.ImportModuleError",
-                    "errorMessage": f"Unable to import module: {error['errorMessage']}",
-                }
-            raise FunctionError(error["errorType"], error["errorMessage"], error["stackTrace"])
+            raise FunctionError.of(init["initError"])
         self.init_ms = float(init.get("initMs", (time.monotonic() - started) * 1000))
 
     def invoke(self, request: dict[str, Any], timeout_seconds: float) -> dict[str, Any]:
@@ -121,10 +123,7 @@ class _Worker:
         if answer is None:
             self.process.kill()
             self.process.wait()
-            raise FunctionError(
-                "Sandbox.Timedout",
-                f"RequestId: {request['requestId']} Error: Task timed out after {timeout_seconds:.2f} seconds",
-            )
+            raise FunctionError.of(runtime.timed_out(request["requestId"], timeout_seconds))
         return answer
 
     def _send(self, message: dict[str, Any]) -> None:
@@ -157,7 +156,7 @@ class _Worker:
     def _died(self) -> None:
         status = self.process.wait()
         reason = f"signal: {-status}" if status < 0 else f"exit status {status}"
-        raise FunctionError("Runtime.ExitError", f"Error: Runtime exited with error: {reason}")
+        raise FunctionError.of(runtime.exited(reason))
 
     @property
     def alive(self) -> bool:
@@ -214,8 +213,7 @@ class Sandbox:
             }
             answer = worker.invoke(request, self.spec.timeout_seconds)
             if "error" in answer:
-                failed = answer["error"]
-                error = FunctionError(failed["errorType"], failed["errorMessage"], failed.get("stackTrace"))
+                error = FunctionError.of(answer["error"])
         except FunctionError as raised:
             error = raised
         finally:

@@ -5,8 +5,10 @@ nothing else of the local cloud's. Standard library only, so the handler sees th
 it: its code folder, its layers and the runtime's packages, never the local cloud's modules.
 
 Protocol, one JSON line each: the first line on stdin names the handler; the worker answers with its init
-report, then reads one request line per invocation and writes one answer line. An unhandled exception is
-Lambda's error payload; `sys.exit` or a crash ends the process, which the pool reports as Lambda does.
+report, then reads one request line per invocation and writes one answer line. What happens around the
+handler (init, context, error payload, marshalling, duration and memory) is `runtime`'s, the code the
+in-process transport runs too; this script is only the transport. `sys.exit` or a crash ends the
+process, which the pool reports as Lambda does.
 
 A worker ends by itself once the pool's end of its stdin closes, the pool having stopped it or died
 (SIGKILL, or SIGTERM unhandled): between invocations its read of stdin ends, and during one a watching
@@ -20,55 +22,17 @@ import contextlib
 import importlib
 import json
 import os
-import resource
 import select
 import sys
 import threading
-import time
-import traceback
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+if TYPE_CHECKING:
+    from local_cloud.sandbox import runtime
+else:
+    import runtime  # the shared runtime, beside this script: its folder is sys.path[0] until main() removes it
 
-class LambdaContext:
-    """The context object the Lambda runtime passes to a handler; its remaining time runs against the timeout."""
-
-    def __init__(self, request: dict[str, Any], deadline: float) -> None:
-        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-        self.invoked_function_arn = request["functionArn"]
-        self.aws_request_id = request["requestId"]
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-        self._deadline = deadline
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def _error(error: BaseException) -> dict[str, Any]:
-    return {
-        "errorType": type(error).__name__,
-        "errorMessage": str(error),
-        "stackTrace": traceback.format_tb(error.__traceback__),
-    }
-
-
-def _reset_peak_memory() -> None:
-    """Start a new high-water mark of resident memory (Linux: clear_refs 5), so each invocation reports its own."""
-    with contextlib.suppress(OSError):  # elsewhere the peak is the process's since it started
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _peak_memory_mb() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    del sys.modules["runtime"]  # the handler's own `import runtime`, if it has one, finds its own module
 
 
 PARENT_CHECK_SECONDS = 1.0  # how soon a worker notices its pool gone where a closed pipe does not wake poll()
@@ -92,12 +56,7 @@ def _end_when_the_pool_goes() -> None:
     os._exit(0)
 
 
-def _answer(channel: TextIO, message: dict[str, Any]) -> None:
-    try:
-        line = json.dumps(message)
-    except (TypeError, ValueError) as error:  # Lambda cannot send a result JSON cannot carry
-        failed = {"errorType": "Runtime.MarshalError", "errorMessage": f"Unable to marshal response: {error}"}
-        line = json.dumps({key: value for key, value in message.items() if key != "result"} | {"error": failed})
+def _answer(channel: TextIO, line: str) -> None:
     channel.write(line + "\n")
     channel.flush()
 
@@ -112,24 +71,12 @@ def main() -> None:
     setup = json.loads(sys.stdin.readline())
     sys.path[0:0] = setup["path"]
     module_name, handler_name = setup["handler"].rsplit(".", 1)
-    started = time.monotonic()
-    try:
-        handler = getattr(importlib.import_module(module_name), handler_name)
-    except Exception as error:  # Lambda's init error: the environment never becomes ready
-        _answer(channel, {"initError": _error(error)})
+    handler, init = runtime.initialise(lambda: importlib.import_module(module_name), handler_name)
+    _answer(channel, init)
+    if handler is None:  # the init error is reported; the pool stops this environment
         return
-    _answer(channel, {"initMs": (time.monotonic() - started) * 1000, "peakMb": _peak_memory_mb()})
     for line in sys.stdin:
-        request = json.loads(line)
-        _reset_peak_memory()
-        started = time.monotonic()
-        context = LambdaContext(request, started + request["timeoutSeconds"])
-        try:
-            answer: dict[str, Any] = {"result": handler(request["event"], context)}
-        except Exception as error:  # an unhandled error fails this invocation only; the environment stays warm
-            answer = {"error": _error(error)}
-        answer |= {"durationMs": (time.monotonic() - started) * 1000, "peakMb": _peak_memory_mb()}
-        _answer(channel, answer)
+        _answer(channel, runtime.invoke(handler, line, os.environ))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""Where the end-to-end suite runs: the in-process local cloud, a stack on ministack, or a stack on AWS.
+"""Where the end-to-end suite runs: the local cloud as `make local` runs it, a stack on ministack, or on AWS.
 
-E2E_TARGET picks it (`local` by default; `ministack` or `aws`), E2E_STACK names the deployed stack.
+E2E_TARGET picks it: `sandboxes` by default (the local cloud with each function in worker processes of its
+own, under its own role with IAM enforced: what `make local` runs), `local` (the same servers with the
+functions in this process), `ministack` or `aws`; E2E_STACK names the deployed stack.
 `make e2e STACK=<name>` and `make deploy-check` set both. On a stack, everything comes from the stack
 itself: the API URL, pool, app client and tables from its outputs and resources, two customers created
 through Cognito's own API (and deleted afterwards), stock from seed/inventory.json, and the webhook
@@ -89,7 +91,7 @@ class Target:
 
 
 @contextmanager
-def local_target(sandboxes: bool = False) -> Iterator[Target]:
+def local_target(sandboxes: bool = True) -> Iterator[Target]:
     with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, sandboxes=sandboxes) as local:
         yield Target(
             name="the local cloud",
@@ -156,11 +158,11 @@ def stack_target(stack: str, on_ministack: bool) -> Iterator[Target]:
 
 
 def target_from_environment() -> AbstractContextManager[Target]:
-    kind = os.environ.get("E2E_TARGET", "local")
-    if kind in {"local", "sandboxes"}:  # sandboxes: the local cloud with each function in its own processes
+    kind = os.environ.get("E2E_TARGET", "sandboxes")
+    if kind in {"sandboxes", "local"}:  # local: the functions in this process instead of their own
         return local_target(sandboxes=kind == "sandboxes")
     if kind not in {"ministack", "aws"}:
-        raise pytest.UsageError(f"E2E_TARGET={kind}: expected local, sandboxes, ministack or aws")
+        raise pytest.UsageError(f"E2E_TARGET={kind}: expected sandboxes, local, ministack or aws")
     stack = os.environ.get("E2E_STACK")
     if not stack:
         raise pytest.UsageError(f"E2E_TARGET={kind} needs E2E_STACK, the deployed stack's name")

@@ -1,7 +1,7 @@
 """End to end over HTTP, as a client drives it: on the local cloud (default), a stack on ministack, or one on AWS.
 
-The target comes from the environment (tests/e2e/targets.py): E2E_TARGET=local|ministack|aws, E2E_STACK=<name>;
-`make e2e STACK=<name>` and `make deploy-check` set them. One target serves the whole module (a local
+The target comes from the environment (tests/e2e/targets.py): E2E_TARGET=sandboxes|local|ministack|aws,
+E2E_STACK=<name>; `make e2e STACK=<name>` and `make deploy-check` set them. One target serves the whole module (a local
 cloud takes seconds to start). Every scenario places its own orders with fresh Idempotency-Keys and waits
 for what it asserts, so the tests do not depend on each other or on their order. They talk to the API and
 the payment webhook through `drivers.api_client` and `drivers.payment_provider` only; where a test reads a

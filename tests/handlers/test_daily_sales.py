@@ -23,7 +23,7 @@ from orders.event_schemas import json_schema
 from orders.events import EventType
 from orders.sales_windows import SalesPerMinute, WindowState
 from orders.wire import ContractViolation
-from tests.support import item_count
+from tests.support import item_count, lambda_raises
 
 RUN = {"scheduledTime": "2026-11-23T02:00:00Z"}  # summarises 22 November (UTC)
 
@@ -117,7 +117,7 @@ def test_a_run_that_dies_after_publishing_publishes_again_with_the_same_event_id
 
     with monkeypatch.context() as patched:
         patched.setattr(summariser.module.summaries, "mark_published", dies)
-        with pytest.raises(TimeoutError):
+        with lambda_raises(TimeoutError):
             summariser.invoke(dict(RUN))
     retried = summariser.invoke(dict(RUN))
     third = summariser.invoke(dict(RUN))
@@ -137,7 +137,7 @@ def test_a_summary_the_bus_refuses_fails_the_run_and_the_retry_publishes_it(
 
     with monkeypatch.context() as patched:
         patched.setattr(client, "put_events", throttled)
-        with pytest.raises(SummaryNotPublished):
+        with lambda_raises(SummaryNotPublished):
             summariser.invoke(dict(RUN))
     assert bus_tap() == []
 
@@ -149,6 +149,6 @@ def test_a_summary_the_bus_refuses_fails_the_run_and_the_retry_publishes_it(
 def test_a_run_without_a_zoned_scheduled_time_is_refused_and_writes_nothing(
     summariser: LocalFunction, cloud: Cloud, event: dict[str, Any]
 ) -> None:
-    with pytest.raises(ContractViolation):
+    with lambda_raises(ContractViolation):
         summariser.invoke(event)
     assert item_count(cloud, "SalesPerMinuteTable") == 0

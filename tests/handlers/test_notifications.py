@@ -22,7 +22,7 @@ from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
 from orders.notifications import Notification, SandboxNotifier, format_amount, notification_for, parse_outcome
 from orders.wire import ContractViolation
-from tests.support import ALICE, BOB, enqueue
+from tests.support import ALICE, BOB, enqueue, failed_with
 
 OUTCOME_DATA: dict[EventType, dict[str, Any]] = {
     EventType.ORDER_COMPLETED: {"customerId": ALICE, "amount": 2599, "currency": "EUR"},
@@ -214,7 +214,7 @@ def test_when_every_record_fails_nothing_is_lost(
     invocations = notifications.deliver()
 
     assert len(invocations) == 3
-    assert all(isinstance(invocation.error, BatchProcessingError) for invocation in invocations)
+    assert all(failed_with(invocation.error, BatchProcessingError) for invocation in invocations)
     assert notifier.sent == []
     assert bodies_in(cloud, "NotificationsDeadLetterQueue") == sorted(poison)
     assert queue_is_empty(cloud)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 from orders.dynamodb import from_item
-from tests.support import ALICES_ORDER, sample_event
+from tests.support import ALICES_ORDER, lambda_raises, sample_event
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_a_batch_that_fails_entirely_is_a_function_error_so_lambda_retries_and_b
 ) -> None:
     _, cancelled = records("project_orders/stream_batch.json")
 
-    with pytest.raises(BatchProcessingError):
+    with lambda_raises(BatchProcessingError):
         projector.invoke({"Records": [cancelled]})
     assert view(cloud) is None
 

@@ -16,7 +16,7 @@ from drivers.sample_events import ALICES_ORDER_EVENT, EXPECTATIONS, FUNCTION_OF_
 from drivers.seed import seed_inventory
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from orders.errors import OrderError
+from local_cloud.sandbox.pool import FunctionError
 from orders.inventory import Inventory
 from tests.support import EVENTS, sample_event, table_sizes
 
@@ -41,8 +41,8 @@ def test_sample_event(
     response, raised = None, None
     try:
         response = function(function_of(path)).invoke(sample_event(path))
-    except OrderError as error:
-        raised = type(error).__name__
+    except FunctionError as error:  # as Lambda reports the handler's exception: by its class name
+        raised = error.error_type
 
     assert expect.mismatch(response, raised) is None
     if (expect.status or 0) >= 400:

@@ -18,6 +18,7 @@ from moto import mock_aws
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 from local_cloud.queues import QueueMapping
+from tests.support import failed_with
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -98,7 +99,7 @@ def mapping(
 ) -> QueueMapping:
     module = ModuleType("recorder")
     setattr(module, "handler", handler)  # noqa: B010 - a module built at run time has no attribute to name statically
-    function = LocalFunction("Recorder", "recorder", {}, 128, 3, module, "handler")
+    function = LocalFunction.of_module("Recorder", module, "handler")
     return QueueMapping.of_queue(function, queue_arn, batch_size, report_batch_item_failures)
 
 
@@ -285,7 +286,7 @@ def test_a_function_error_keeps_the_whole_batch(sqs: SQSClient) -> None:
 
     invocations = queue.deliver()
 
-    assert isinstance(invocations[0].error, ConnectionError)
+    assert failed_with(invocations[0].error, ConnectionError)
     assert invocations[0].failed == tuple(ids)
     assert handler.bodies == [["a", "b"], ["a", "b"]]
     assert waiting(sqs, queue) == 0

@@ -1,14 +1,18 @@
 """Functions in sandboxes (local_cloud.sandbox): worker processes of their own, as Lambda runs them.
 
 The handlers here are small files written for each test; the queue test runs on moto as a server, which
-the workers reach over HTTP as the template's functions do under `make local`.
+the workers reach over HTTP as the template's functions do under `make local`. What the runtime does
+around a handler is one code for both transports (`local_cloud.sandbox.runtime`): the tests of it run
+in a sandbox and in this process (`InProcess`, the handler tests' transport) and expect the same answers.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +28,7 @@ import boto3
 import pytest
 
 from local_cloud.cloud import Cloud
-from local_cloud.functions import LocalFunction
+from local_cloud.functions import InProcess, LocalFunction
 from local_cloud.queues import QueueMapping
 from local_cloud.sandbox.pool import FunctionError, InvocationReport, Sandbox, SandboxSpec
 from local_cloud.server import local_aws
@@ -50,7 +54,14 @@ def handler(event, context):
         os._exit(9)
     if event.get("fail"):
         raise LookupError("no such thing")
+    if event.get("unsendable"):
+        return {"ids": {1, 2}}  # a set: JSON cannot carry it
+    if event.get("pair"):
+        return (1, 2)  # JSON carries it as a list
     return {
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "request_id": context.aws_request_id,
+        "function_arn": context.invoked_function_arn,
         "invocations": invocations,
         "pid": os.getpid(),
         "started": started,
@@ -63,6 +74,29 @@ VERSION = 1
 """
 
 Make = Callable[..., Sandbox]
+Runner = Sandbox | InProcess  # the two transports of one runtime
+MakeRunner = Callable[..., Runner]
+TRANSPORTS = ["sandbox", "in-process"]
+
+
+def counting_spec(
+    tmp_path: Path, timeout_seconds: float = 5, max_concurrency: int = 2, environment: dict[str, str] | None = None
+) -> SandboxSpec:
+    """The spec of a function whose code is HANDLER, written to a folder of its own."""
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    (code / "app.py").write_text(textwrap.dedent(HANDLER))
+    return SandboxSpec(
+        logical_id="CountingFunction",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:counting",
+        handler="app.handler",
+        path=(str(code),),
+        environment={"AWS_LAMBDA_FUNCTION_NAME": "counting", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
+        | (environment or {}),
+        timeout_seconds=timeout_seconds,
+        memory_mb=128,
+        max_concurrency=max_concurrency,
+    )
 
 
 @pytest.fixture
@@ -75,26 +109,118 @@ def make_sandbox(tmp_path: Path) -> Iterator[Make]:
         environment: dict[str, str] | None = None,
         observe: Callable[[InvocationReport], None] | None = None,
     ) -> Sandbox:
-        code = tmp_path / "code"
-        code.mkdir(exist_ok=True)
-        (code / "app.py").write_text(textwrap.dedent(HANDLER))
-        spec = SandboxSpec(
-            logical_id="CountingFunction",
-            arn="arn:aws:lambda:us-east-1:123456789012:function:counting",
-            handler="app.handler",
-            path=(str(code),),
-            environment={"AWS_LAMBDA_FUNCTION_NAME": "counting", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128"}
-            | (environment or {}),
-            timeout_seconds=timeout_seconds,
-            memory_mb=128,
-            max_concurrency=max_concurrency,
-        )
+        spec = counting_spec(tmp_path, timeout_seconds, max_concurrency, environment)
         made.append(Sandbox(spec, observe))
         return made[-1]
 
     yield make
     for sandbox in made:
         sandbox.close()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def make_runner(request: pytest.FixtureRequest, tmp_path: Path, make_sandbox: Make) -> MakeRunner:
+    """HANDLER's function in a sandbox, or in this process: the same runtime over either transport."""
+
+    def make(timeout_seconds: float = 5, observe: Callable[[InvocationReport], None] | None = None) -> Runner:
+        if request.param == "sandbox":
+            return make_sandbox(timeout_seconds=timeout_seconds, observe=observe)
+        return InProcess(counting_spec(tmp_path, timeout_seconds), observe)
+
+    return make
+
+
+def test_a_handler_error_is_the_same_error_payload_in_both_transports(tmp_path: Path, make_sandbox: Make) -> None:
+    failures = []
+    for runner in (make_sandbox(), InProcess(counting_spec(tmp_path))):
+        with pytest.raises(FunctionError) as raised:
+            runner.invoke({"fail": True})
+        failures.append((raised.value.error_type, str(raised.value), raised.value.stack_trace))
+
+    in_a_sandbox, in_process = failures
+    assert in_a_sandbox == in_process  # type, message and stack trace, frame for frame
+    assert in_a_sandbox[:2] == ("LookupError", "no such thing")
+    assert "raise LookupError" in in_a_sandbox[2][-1]
+
+
+def test_a_result_json_cannot_carry_is_a_marshal_error(make_runner: MakeRunner) -> None:
+    runner = make_runner()
+
+    with pytest.raises(FunctionError) as raised:
+        runner.invoke({"unsendable": True})
+
+    assert raised.value.error_type == "Runtime.MarshalError"
+    assert str(raised.value).startswith("Unable to marshal response: Object of type set is not JSON serializable")
+    assert runner.invoke({"pair": True}) == [1, 2]  # what JSON carries: a tuple comes back a list
+
+
+def test_the_context_counts_down_from_the_functions_timeout(make_runner: MakeRunner) -> None:
+    result = make_runner(timeout_seconds=3).invoke({"sleep": 0.2})
+
+    assert 0 < result["remaining_ms"] <= 3000 - 200
+    assert result["function_arn"] == "arn:aws:lambda:us-east-1:123456789012:function:counting"
+    assert re.fullmatch(r"[0-9a-f-]{36}", result["request_id"])
+
+
+def test_an_invocation_past_its_timeout_is_reported_timed_out(make_runner: MakeRunner) -> None:
+    reports: list[InvocationReport] = []
+    runner = make_runner(timeout_seconds=0.5, observe=reports.append)
+
+    with pytest.raises(FunctionError) as raised:
+        runner.invoke({"sleep": 1.0})  # a sandbox stops it at 0.5 s; in this process it is reported on return
+
+    assert raised.value.error_type == "Sandbox.Timedout"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 0\.50 seconds", str(raised.value))
+    assert [(report.error_type, report.request_id in str(raised.value)) for report in reports] == [
+        ("Sandbox.Timedout", True)
+    ]
+
+
+def test_the_first_invocation_is_a_cold_start_with_its_init_time_then_warm(make_runner: MakeRunner) -> None:
+    reports: list[InvocationReport] = []
+    runner = make_runner(observe=reports.append)
+
+    runner.invoke({})
+    runner.invoke({})
+
+    cold, warm = (report.text() for report in reports)
+    assert re.fullmatch(r"CountingFunction: ok in \d+ ms \(cold start, init \d+ ms\)(, peak \d+ of 128 MB)?.*", cold)
+    assert re.fullmatch(r"CountingFunction: ok in \d+ ms \(warm\).*", warm)
+    assert runner.cold_starts == 1
+    if isinstance(runner, InProcess):
+        assert warm.endswith(", memory not measured in-process")  # the process is not the function's alone
+    else:
+        assert re.search(r", peak \d+ of 128 MB$", warm)
+
+
+def test_sys_exit_fails_the_invocation_as_runtime_exit_error(make_runner: MakeRunner) -> None:
+    runner = make_runner()
+
+    with pytest.raises(FunctionError) as raised:
+        runner.invoke({"exit": True})
+
+    assert (raised.value.error_type, str(raised.value)) == (
+        "Runtime.ExitError",
+        "Error: Runtime exited with error: exit status 3",
+    )
+    # The next invocation is answered: by a new sandbox; in this process, by the same module (nothing ended).
+    assert runner.invoke({})["invocations"] == (2 if isinstance(runner, InProcess) else 1)
+
+
+def test_the_worker_and_its_runtime_import_only_the_standard_library() -> None:
+    """A handler's interpreter must see no module of the local cloud's, nor a package the function did not bring."""
+    sandbox = Path(__file__).parents[2] / "local_cloud" / "sandbox"
+    imported = set()
+    for script in ("worker.py", "runtime.py"):
+        tree = ast.parse((sandbox / script).read_text())
+        for node in tree.body:  # module level; `if TYPE_CHECKING:` holds only what mypy reads
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+
+    assert imported - sys.stdlib_module_names - {"__future__"} == set()
+    assert {"json", "traceback"} <= imported  # the check reads real imports
 
 
 def test_a_sandbox_has_exactly_the_environment_it_is_given(make_sandbox: Make, monkeypatch: pytest.MonkeyPatch) -> None:
