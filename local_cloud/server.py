@@ -45,7 +45,7 @@ from local_cloud.functions import SandboxSettings, timeline_observer
 from local_cloud.iam.gate import Gate, Roles, state_machines_sign_as_their_roles
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
-from local_cloud.moto_dispatch import listed_once
+from local_cloud.moto_dispatch import lighter_moto
 from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import bridge_address
@@ -258,7 +258,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     timeline = timeline or Timeline()
     ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
-        stack.enter_context(listed_once())
+        stack.enter_context(lighter_moto())
         roles = Roles(observe=lambda denial: timeline.add("iam", denial.text())) if sandboxes else None
         endpoint = stack.enter_context(local_aws(aws_port, roles))
         cloud = provision(Template.load(template_path, overrides=parameters))

@@ -103,6 +103,7 @@ class RunResult:
     quarters: list[float]  # orders per second over each quarter of the orders, in the order they ended
     to_completed_s: list[float]  # placed to COMPLETED, each completed order of the run
     memory: list[Memory]  # peak resident memory over each quarter
+    cpu: CpuSeconds  # CPU seconds (user + sys) over the run: the cloud's process, its sandboxes together
     queues: dict[str, int]  # logical id -> visible + in-flight messages at the end, every queue of the template
     queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
 
@@ -118,6 +119,15 @@ class OrderEnded:
 class Memory:
     cloud_mb: float  # this process: moto, the API, the delivery loop, the timeline
     sandboxes_mb: float  # every sandbox worker process together
+
+
+@dataclass(frozen=True)
+class CpuSeconds:
+    cloud: float  # this process (the clients' process is not in it)
+    sandboxes: float  # every sandbox worker process together
+
+    def __sub__(self, before: CpuSeconds) -> CpuSeconds:
+        return CpuSeconds(self.cloud - before.cloud, self.sandboxes - before.sandboxes)
 
 
 @dataclass
@@ -316,6 +326,15 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + sys, Linux's /proc), in seconds; 0 if it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
+
+
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux's /proc)."""
     found: list[int] = []
@@ -345,6 +364,12 @@ class MemorySampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    def cpu(self) -> CpuSeconds:
+        """CPU seconds so far, of this process and of its sandboxes alive now (a sandbox that ended is not counted)."""
+        me = os.getpid()
+        sandboxes = [pid for pid in children_of(me) if pid not in self.others]
+        return CpuSeconds(cpu_seconds(me), sum(cpu_seconds(pid) for pid in sandboxes))
 
     def _run(self) -> None:
         me = os.getpid()
@@ -411,10 +436,10 @@ def measure_run(
     """The clients run in a process of their own, so their threads do not compete with the cloud's for its GIL."""
     with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         memory.others.add(pool.submit(os.getpid).result())  # started before the clock: its start-up is no order's
-        started = time.time()
+        started, cpu_before = time.time(), memory.cpu()
         tokens = [str(customer.token) for customer in customers]
         ended = pool.submit(drive_clients, local.api_url, tokens, local.outputs(), orders, RUN_CLIENTS).result()
-        seconds = time.time() - started
+        seconds, cpu_after = time.time() - started, memory.cpu()
 
         # The last orders' final events are still on their way to notifications and analytics: give them time.
         progress("waiting for the queues to empty")
@@ -434,6 +459,7 @@ def measure_run(
         quarters=quarter_rates(started, ended_at),
         to_completed_s=[order.seconds for order in ended if order.outcome == COMPLETED],
         memory=memory.peaks(quarters),
+        cpu=cpu_after - cpu_before,
         queues=counts,
         queues_empty_after=None if any(counts.values()) else time.perf_counter() - settling,
     )
@@ -572,6 +598,13 @@ def print_run(run: RunResult) -> None:
         "    peak memory by quarter  "
         + ", ".join(f"{m.cloud_mb:.0f}+{m.sandboxes_mb:.0f}" for m in run.memory)
         + " MiB (resident: the cloud's process + its sandboxes')"
+    )
+    ended = max(sum(run.outcomes.values()), 1)
+    print(
+        f"    CPU per order           cloud's process {run.cpu.cloud / ended:.3f} s,"
+        f" sandboxes {run.cpu.sandboxes / ended:.3f} s"
+        f" (user + sys over the run: {run.cpu.cloud:.0f} + {run.cpu.sandboxes:.0f} s; with one process holding the GIL,"
+        f" 1/(cloud's s per order) = {ended / max(run.cpu.cloud, 1e-9):.1f} orders/s bounds the pace)"
     )
     print(
         f"    reached a final status  {final} of {run.orders}   target {run.orders} of {run.orders}"
