@@ -28,6 +28,7 @@ from typing import Any
 
 from moto import backends
 from moto.core import responses
+from moto.core.utils import method_names_from_class
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -67,8 +68,7 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 
 def _method_names_listed_once() -> Any:
-    listing = responses.method_names_from_class
-    return cache(listing)  # a class's methods do not change while the cloud runs
+    return cache(method_names_from_class)  # a class's methods do not change while the cloud runs
 
 
 # ---------------------------------------------------------------------------------------------- Step Functions
@@ -147,7 +147,7 @@ def _partition_items(all_items: Callable[[Table], list[Any]]) -> Callable[[Table
 
 def _key_of(backend: DynamoDBBackend, entry: dict[str, Any]) -> tuple[Table, Any, Any] | None:
     """The table and (hash, range) key one TransactItems entry writes, if it names a table that exists."""
-    operation = next(iter(entry.values()), {})
+    operation: dict[str, Any] = next(iter(entry.values()), {})
     table = backend.tables.get(operation.get("TableName", ""))
     attributes = operation.get("Item") or operation.get("Key") or {}
     if table is None or table.hash_key_attr not in attributes:

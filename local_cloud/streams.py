@@ -264,7 +264,7 @@ class StreamMapping:
                 or kinesis.get_shard_iterator(
                     StreamARN=self.stream_arn,
                     ShardId=shard_id,
-                    ShardIteratorType=self.starting_position,  # type: ignore[arg-type]  # the template's value
+                    ShardIteratorType=self.starting_position,
                 )["ShardIterator"]
             )
             page = kinesis.get_records(ShardIterator=iterator, StreamARN=self.stream_arn)

@@ -51,6 +51,7 @@ import boto3
 from drivers.load import Burst, burst
 from drivers.sample_events import sample_event
 from local_cloud.template import ROOT
+from local_cloud.timeline import Timeline
 
 if TYPE_CHECKING:
     from drivers.api_client import Customer
@@ -106,6 +107,7 @@ class RunResult:
     cpu: CpuSeconds  # CPU seconds (user + sys) over the run: the cloud's process, its sandboxes together
     queues: dict[str, int]  # logical id -> visible + in-flight messages at the end, every queue of the template
     queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
+    failures: Counter[str] = field(default_factory=Counter)  # "<function>: failed <errorType>", from the timeline
 
 
 @dataclass(frozen=True)
@@ -437,6 +439,7 @@ def measure_run(
     with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         memory.others.add(pool.submit(os.getpid).result())  # started before the clock: its start-up is no order's
         started, cpu_before = time.time(), memory.cpu()
+        failures_before = timeline_failures(local)
         tokens = [str(customer.token) for customer in customers]
         ended = pool.submit(drive_clients, local.api_url, tokens, local.outputs(), orders, RUN_CLIENTS).result()
         seconds, cpu_after = time.time() - started, memory.cpu()
@@ -450,6 +453,7 @@ def measure_run(
             counts = queue_counts(local)
     ended.sort(key=lambda order: order.at)
     ended_at = [order.at for order in ended]
+    failures = timeline_failures(local) - failures_before
     quarters = [started] + [ended_at[round(len(ended_at) * q / 4) - 1] for q in range(1, 5)] if ended else []
     return RunResult(
         orders=orders,
@@ -462,7 +466,26 @@ def measure_run(
         cpu=cpu_after - cpu_before,
         queues=counts,
         queues_empty_after=None if any(counts.values()) else time.perf_counter() - settling,
+        failures=failures,
     )
+
+
+def timeline_failures(local: LocalCloud) -> Counter[str]:
+    """What the local cloud's timeline counted so far, if it counts (a CountingTimeline)."""
+    return Counter(local.timeline.failures) if isinstance(local.timeline, CountingTimeline) else Counter()
+
+
+class CountingTimeline(Timeline):
+    """A silent timeline that counts its failed invocations and IAM denials as they come (it keeps only the latest)."""
+
+    def __init__(self) -> None:
+        super().__init__(out=None)
+        self.failures: Counter[str] = Counter()
+
+    def add(self, source: str, text: str, order_id: str | None = None, data: Any = None) -> None:
+        if (source == "lambda" and ": failed " in text) or source == "iam":
+            self.failures[text.split(" in ", 1)[0]] += 1
+        super().add(source, text, order_id, data)
 
 
 def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
@@ -470,7 +493,6 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
     from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
     from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
     from local_cloud.server import running_local_cloud  # noqa: PLC0415 - as above
-    from local_cloud.timeline import Timeline  # noqa: PLC0415 - as above
 
     figures = LocalFigures()
     order = order_body()
@@ -479,7 +501,7 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
         progress("starting")
         try:
             started = time.perf_counter()
-            with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, sandboxes=True) as local:
+            with running_local_cloud(0, 0, 0, timeline=CountingTimeline(), watch_code=False, sandboxes=True) as local:
                 figures.startup_seconds = time.perf_counter() - started
                 figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
                 customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
@@ -611,6 +633,8 @@ def print_run(run: RunResult) -> None:
         f" {verdict(final == run.orders)}"
     )
     print(f"    per status              {', '.join(f'{status} {n}' for status, n in run.outcomes.most_common())}")
+    failed = ", ".join(f"{text} x{n}" for text, n in run.failures.most_common()) or "none"
+    print(f"    failed invocations      {failed} (the timeline's lambda and iam lines of the run)")
     depths = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues.items()))
     settled = (
         f"{run.queues_empty_after:.1f} s after the last order ended   ✓ all empty"
