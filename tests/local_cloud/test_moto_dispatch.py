@@ -137,3 +137,64 @@ def test_a_transaction_that_succeeds_writes_every_item_and_its_records(dynamodb:
     assert "Item" not in dynamodb.get_item(TableName="events", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
     assert dynamodb.get_item(TableName="stock", Key={"sku": {"S": "x"}})["Item"]["available"] == {"N": "0"}
     assert [record["eventName"] for record in _stream_records("events")[records:]] == ["INSERT", "REMOVE"]
+
+
+def _item_answers(client: Any) -> list[Any]:
+    """One answer of each item operation, on the same items each time (the writes put back what they change)."""
+    key = {"pk": {"S": "a"}, "sk": {"N": "2"}}
+    rich = {
+        **key,
+        "blob": {"B": b"\x00\xffbytes"},
+        "set": {"SS": ["x", "y"]},
+        "nested": {"M": {"list": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
+    answers = [
+        client.put_item(TableName="events", Item=rich, ReturnValues="ALL_OLD"),
+        client.get_item(TableName="events", Key=key),
+        client.get_item(TableName="events", Key={"pk": {"S": "none"}, "sk": {"N": "1"}}),
+        client.update_item(
+            TableName="events",
+            Key=key,
+            UpdateExpression="SET v = :v",
+            ExpressionAttributeValues={":v": {"S": "a2"}},
+            ReturnValues="ALL_NEW",
+        ),
+        client.query(
+            TableName="events",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": "a"}},
+            Limit=1,
+        ),
+        client.scan(TableName="events"),
+        client.batch_get_item(RequestItems={"events": {"Keys": [key]}}),
+        client.transact_get_items(TransactItems=[{"Get": {"TableName": "events", "Key": key}}]),
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "stock",
+                        "Key": {"sku": {"S": "x"}},
+                        "UpdateExpression": "SET n = :n",
+                        "ExpressionAttributeValues": {":n": {"N": "1"}},
+                    }
+                }
+            ]
+        ),
+        client.batch_write_item(RequestItems={"stock": [{"PutRequest": {"Item": {"sku": {"S": "y"}}}}]}),
+        client.delete_item(TableName="events", Key=key, ReturnValues="ALL_OLD"),
+        client.describe_table(TableName="events")["Table"]["KeySchema"],  # not an item operation: moto's serialiser
+    ]
+    client.put_item(TableName="events", Item={**key, "v": {"S": "a2"}})  # as the fixture left it
+    for answer in answers:
+        if isinstance(answer, dict):
+            answer.pop("ResponseMetadata", None)
+    return answers
+
+
+def test_item_operations_answer_as_moto_serialises_them(dynamodb: Any) -> None:
+    expected = _item_answers(dynamodb)
+    with lighter_moto():
+        assert _item_answers(dynamodb) == expected
+    assert expected[1]["Item"]["blob"] == {"B": b"\x00\xffbytes"}
+    assert "LastEvaluatedKey" in expected[4]
+    assert "Item" not in expected[2]
