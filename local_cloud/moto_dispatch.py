@@ -6,6 +6,8 @@ soak, where these were the largest costs of the cloud's process after the HTTP h
 - moto's dispatcher finds each request's service by listing its package directory and testing each entry
   with `isdir` (about 150 system calls), holding the one lock every request waits on: listed once here.
 - Each call lists its response class's methods with `inspect.getmembers`: listed once per class.
+- Each EventBridge input transformer, on every event, builds a JSONPath parser (PLY reads its tables
+  from disk) to parse its paths: each path is parsed once; a parsed path is only read from.
 - Each Step Functions execution parses its state machine's definition with the ANTLR grammar again
   (tens of milliseconds): parsed once per definition; the parsed program holds no execution's state
   (that lives in each execution's Environment).
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +34,8 @@ from contextlib import ExitStack, contextmanager
 from functools import cache
 from typing import Any
 
+import jsonpath_ng.ext
+from jsonpath_ng.ext.parser import parse as parse_json_path
 from moto import backends
 from moto.core import responses
 from moto.core.responses import ActionResult, BaseResponse
@@ -42,6 +47,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 
@@ -76,6 +82,11 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 def _method_names_listed_once() -> Any:
     return cache(method_names_from_class)  # a class's methods do not change while the cloud runs
+
+
+# ---------------------------------------------------------------------------------------------- JSONPath
+
+_parsed_path = functools.lru_cache(maxsize=4096)(parse_json_path)
 
 
 # ---------------------------------------------------------------------------------------------- Step Functions
@@ -287,6 +298,8 @@ def lighter_moto() -> Iterator[None]:
         stack.enter_context(listed_once())
         stack.enter_context(_patched(responses, "method_names_from_class", _method_names_listed_once()))
         stack.enter_context(_patched(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint))
+        stack.enter_context(_patched(jsonpath_ng.ext, "parse", _parsed_path))  # moto.events imports it per call
+        stack.enter_context(_patched(json_path, "parse", _parsed_path))  # Step Functions' paths
         stack.enter_context(_patched(Table, "query", _partition_query(Table.query)))
         stack.enter_context(_patched(Table, "all_items", _partition_items(Table.all_items)))
         stack.enter_context(_patched(dynamodb_models, "copy", _TablesByReference()))
