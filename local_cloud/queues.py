@@ -15,7 +15,7 @@ is held, its messages in flight as Lambda's poller holds them, and goes once it 
 mapping's `clock` says it has gathered for the window since its first message was received.
 A function in sandboxes gets several batches at once, up to ScalingConfig.MaximumConcurrency (else its
 own limit); a FIFO group still goes in order, as moto, like SQS, gives no message of a group with one in
-flight. An in-process function gets one batch at a time.
+flight. An in-process function gets one batch at a time. A queue moto holds no message in is not asked.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ import boto3
 from local_cloud.batching import keeps_gathering
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
+from local_cloud.moto_state import queue_holds_messages
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -73,6 +75,27 @@ def _lambda_attribute(value: MessageAttributeValueOutputTypeDef) -> dict[str, An
     if "BinaryValue" in value:
         attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
     return attribute
+
+
+@contextmanager
+def _batch_runner(concurrency: int, name: str) -> Iterator[Callable[..., Future[Invocation]]]:
+    """Runs a batch and gives its future: in a pool of `concurrency` threads, or, for one at a time, at once here."""
+    if concurrency > 1:
+        with ThreadPoolExecutor(concurrency, thread_name_prefix=name) as pool:
+            yield pool.submit
+        return
+
+    def run_here(
+        invoke: Callable[[list[MessageTypeDef]], Invocation], messages: list[MessageTypeDef]
+    ) -> Future[Invocation]:
+        future: Future[Invocation] = Future()
+        try:
+            future.set_result(invoke(messages))
+        except Exception as error:  # as a pool's future would carry it
+            future.set_exception(error)
+        return future
+
+    yield run_here
 
 
 @dataclass
@@ -166,22 +189,19 @@ class QueueMapping:
             return invocations
 
     def _round(self) -> list[Invocation]:
-        concurrency = min(self.maximum_concurrency or self.function.concurrency, self.function.concurrency)
-        if concurrency <= 1:
-            invocations: list[Invocation] = []
-            while messages := self._next_batch():
-                invocations.append(self._invoke(messages))
-            return invocations
-        return self._concurrent_round(concurrency)
+        """Up to the mapping's concurrency of batches in flight; a new batch is received as soon as one ends.
 
-    def _concurrent_round(self, concurrency: int) -> list[Invocation]:
-        """Up to `concurrency` batches in flight; a new batch is received as soon as one ends."""
+        With a concurrency of one (an in-process function) that is one batch after another, in this thread.
+        """
+        if not self._gathered and not queue_holds_messages(self.queue_arn):
+            return []  # nothing to receive: no request made
+        concurrency = min(self.maximum_concurrency or self.function.concurrency, self.function.concurrency)
         invocations: list[Invocation] = []
-        with ThreadPoolExecutor(concurrency, thread_name_prefix=f"sqs-{self.function.logical_id}") as pool:
+        with _batch_runner(concurrency, f"sqs-{self.function.logical_id}") as run:
             in_flight: set[Future[Invocation]] = set()
             while True:
                 while len(in_flight) < concurrency and (messages := self._next_batch()):
-                    in_flight.add(pool.submit(self._invoke, messages))
+                    in_flight.add(run(self._invoke, messages))
                 if not in_flight:
                     return invocations
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)

@@ -14,9 +14,11 @@ finish and names in the timeline whatever it cut short.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import socket
 import sys
 import threading
 import time
@@ -45,7 +47,7 @@ from local_cloud.functions import SandboxSettings, timeline_observer
 from local_cloud.iam.gate import Gate, Roles, state_machines_sign_as_their_roles
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
-from local_cloud.moto_dispatch import listed_once
+from local_cloud.moto_dispatch import lighter_moto
 from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import bridge_address
@@ -175,6 +177,84 @@ def handler_logs_in_file(path: Path = FUNCTION_LOG) -> Iterator[Path]:
             sys.stdout = saved
 
 
+class _KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler, keeping each connection open for the client's next request (HTTP/1.1 keep-alive).
+
+    werkzeug's development server closes every connection after one answer, then waits up to 10 ms for more
+    of the request: so every AWS call of every function cost a new connection, a new thread in this process
+    and that wait. Here the request's body is read whole before the app runs (an AWS call's body is small; a
+    chunked one is read to its end), so nothing of it can be left on the connection for the next request,
+    and the answer goes with its length.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        _open_connections(self.server).add(self.connection)
+
+    def finish(self) -> None:
+        _open_connections(self.server).discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        if environ.get("wsgi.input_terminated"):  # chunked: werkzeug's reader reads it to its end
+            body = environ["wsgi.input"].read()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        answered: list[Any] = []
+        written: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            del exc_info  # nothing is sent before the app returns, so a later start_response simply replaces
+            answered[:] = [status, headers]
+            return written.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                written.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # what werkzeug answers too: the app's failure is a 500, the server goes on
+            logging.getLogger(__name__).exception("the local AWS failed to answer %s %s", self.command, self.path)
+            answered[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+            written[:] = [b"Internal Server Error"]
+        self._answer(answered, b"".join(written))
+
+    def _answer(self, answered: list[Any], payload: bytes) -> None:
+        status, headers = answered
+        code, _, reason = str(status).partition(" ")
+        self.send_response(int(code), reason)
+        bodiless = self.command == "HEAD" or int(code) < 200 or int(code) in {204, 304}
+        for key, value in headers:
+            # A HEAD answer keeps the length of what GET would send; every other gets the length sent here.
+            if key.lower() in {"connection", "transfer-encoding"} or (key.lower() == "content-length" and not bodiless):
+                continue
+            self.send_header(key, value)
+        if not bodiless:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if not bodiless:
+            self.wfile.write(payload)
+
+
+def _open_connections(server: Any) -> set[socket.socket]:
+    """The connections a server's handlers hold open (kept alive between requests), so that `stop` can end them."""
+    if not hasattr(server, "open_connections"):
+        server.open_connections = set()
+    connections: set[socket.socket] = server.open_connections
+    return connections
+
+
 class _MotoServer(ThreadedMotoServer):
     """moto's threaded server, except that a port it cannot listen on fails `start` instead of hanging it,
     and that with `roles` its app sits behind IAM's gate.
@@ -190,12 +270,20 @@ class _MotoServer(ThreadedMotoServer):
         try:
             app = DomainDispatcherApplication(create_backend_app)
             gated = Gate(app, self.roles) if self.roles else app
-            self._server = make_server(self._ip_address, self._port, gated, True, request_handler=MotoRequestHandler)
+            self._server = make_server(self._ip_address, self._port, gated, True, request_handler=_KeepAliveHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
         except (OSError, SystemExit) as error:
             self.bind_error = error
             self._server_ready_event.set()
+
+    def stop(self) -> None:
+        """Stop listening, and end the connections kept alive: a client's next call must not reach a stopped cloud."""
+        super().stop()
+        if self._server is not None:
+            for connection in list(_open_connections(self._server)):
+                with contextlib.suppress(OSError):  # the client closed it meanwhile
+                    connection.shutdown(socket.SHUT_RDWR)
 
 
 @contextmanager
@@ -258,7 +346,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     timeline = timeline or Timeline()
     ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
-        stack.enter_context(listed_once())
+        stack.enter_context(lighter_moto())
         roles = Roles(observe=lambda denial: timeline.add("iam", denial.text())) if sandboxes else None
         endpoint = stack.enter_context(local_aws(aws_port, roles))
         cloud = provision(Template.load(template_path, overrides=parameters))

@@ -51,6 +51,7 @@ import boto3
 from local_cloud.batching import keeps_gathering
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
+from local_cloud.moto_state import stream_position
 
 Record = dict[str, Any]
 Lane = tuple[str, int]  # shard id, and which of its ParallelizationFactor lanes
@@ -175,6 +176,9 @@ class StreamMapping:
     wait_for_batching_window: bool = False  # see the module's docstring
     clock: Callable[[], float] = field(default=time.time, repr=False)
     _iterators: dict[str, str] = field(default_factory=dict)
+    _read_at: Any = None  # the stream's position (local_cloud.moto_state) when last read; None: read next time
+    _client: Any = field(default=None, repr=False)  # the stream's client, made at the first read and kept
+    _read_any: bool = False  # whether the last read's pages held any record
     _pending: dict[Lane, list[Record]] = field(default_factory=dict)  # per lane: read, not yet behind the checkpoint
     _windows: dict[Lane, _Window] = field(default_factory=dict)  # per lane: its open tumbling window
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -216,10 +220,23 @@ class StreamMapping:
     # ---------------------------------------------------------------------------------------------------- reading
 
     def _read(self) -> dict[str, list[Record]]:
-        """Per shard, every record written since the last read that the filters accept, in stream order."""
-        if self._kinesis:
-            return self._read_kinesis()
-        streams = boto3.client("dynamodbstreams")
+        """Per shard, every record written since the last read that the filters accept, in stream order.
+
+        Nothing, without a request, when moto's stream has had no record since the last read.
+        """
+        position = stream_position(self.stream_arn)
+        if position is not None and position == self._read_at:
+            return {}
+        if self._client is None:
+            self._client = boto3.client("kinesis" if self._kinesis else "dynamodbstreams")
+        self._read_any = False
+        shards = self._read_kinesis() if self._kinesis else self._read_dynamodb()
+        # A page holds so many records: after one that held any, read again (it may have been full).
+        self._read_at = None if self._read_any else position
+        return shards
+
+    def _read_dynamodb(self) -> dict[str, list[Record]]:
+        streams = self._client
         shards: dict[str, list[Record]] = {}
         for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
@@ -231,12 +248,13 @@ class StreamMapping:
             )
             page = streams.get_records(ShardIterator=iterator)
             self._iterators[shard_id] = page["NextShardIterator"]
+            self._read_any |= bool(page["Records"])
             records = [_lambda_record(dict(record), self.stream_arn) for record in page["Records"]]
             shards[shard_id] = [record for record in records if self._accepts(record)]
         return shards
 
     def _read_kinesis(self) -> dict[str, list[Record]]:
-        kinesis = boto3.client("kinesis")
+        kinesis = self._client
         role_arn = _arn(self.stream_arn, "iam", f"role/{self.function.logical_id}Role")
         shards: dict[str, list[Record]] = {}
         for shard in kinesis.list_shards(StreamARN=self.stream_arn)["Shards"]:
@@ -246,11 +264,12 @@ class StreamMapping:
                 or kinesis.get_shard_iterator(
                     StreamARN=self.stream_arn,
                     ShardId=shard_id,
-                    ShardIteratorType=self.starting_position,  # type: ignore[arg-type]  # the template's value
+                    ShardIteratorType=self.starting_position,
                 )["ShardIterator"]
             )
             page = kinesis.get_records(ShardIterator=iterator, StreamARN=self.stream_arn)
             self._iterators[shard_id] = page["NextShardIterator"]
+            self._read_any |= bool(page["Records"])
             shards[shard_id] = [
                 _kinesis_lambda_record(dict(record), self.stream_arn, shard_id, role_arn) for record in page["Records"]
             ]

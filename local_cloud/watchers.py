@@ -20,6 +20,7 @@ from moto.events.utils import EventMessageType
 from moto.stepfunctions.responses import get_backend
 
 from local_cloud.cloud import Cloud
+from local_cloud.moto_state import execution_history, queue_holds_messages
 from local_cloud.queues import Invocation
 from local_cloud.streams import StreamInvocation
 from local_cloud.timeline import Timeline, json_field, order_id_in, parsed_json
@@ -147,7 +148,6 @@ class ExecutionWatcher:
         self._running: dict[str, str] = {}  # execution ARN -> name, until its history shows its end
         self._seen: dict[str, int] = {}  # execution ARN -> last history event reported
         self._order_of: dict[str, str | None] = {}
-        self._states = boto3.client("stepfunctions")
 
     def poll(self) -> None:
         # Only running executions cost a call, so a long session's finished ones do not slow it down.
@@ -175,7 +175,7 @@ class ExecutionWatcher:
 
     def _report(self, arn: str, name: str) -> bool:
         """Report the history events not reported yet; whether the execution has ended."""
-        events = self._states.get_execution_history(executionArn=arn)["events"]
+        events = execution_history(arn)  # from moto in this process: each look a request would cost the API's GIL
         for event in events:
             if event["id"] <= self._seen.get(arn, 0):
                 continue
@@ -209,6 +209,7 @@ class DeadLetterWatcher:
             for logical_id in cloud.template.of_type("AWS::SQS::Queue")
             if cloud.template.attributes.get((logical_id, "Arn")) in dead_letter_targets(cloud)
         }
+        self._arns = {url: str(cloud.template.attributes[queue, "Arn"]) for url, queue in self._queues.items()}
         self._seen: set[str] = set()
 
     @property
@@ -217,6 +218,8 @@ class DeadLetterWatcher:
 
     def poll(self) -> None:
         for url, logical_id in self._queues.items():
+            if not queue_holds_messages(self._arns[url]):
+                continue  # empty: not asked
             # A zero visibility timeout leaves the message where it is: this is a look, not a consume.
             messages = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
             for message in messages.get("Messages", []):

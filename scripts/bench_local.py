@@ -51,6 +51,7 @@ import boto3
 from drivers.load import Burst, burst
 from drivers.sample_events import sample_event
 from local_cloud.template import ROOT
+from local_cloud.timeline import Timeline
 
 if TYPE_CHECKING:
     from drivers.api_client import Customer
@@ -103,8 +104,10 @@ class RunResult:
     quarters: list[float]  # orders per second over each quarter of the orders, in the order they ended
     to_completed_s: list[float]  # placed to COMPLETED, each completed order of the run
     memory: list[Memory]  # peak resident memory over each quarter
+    cpu: CpuSeconds  # CPU seconds (user + sys) over the run: the cloud's process, its sandboxes together
     queues: dict[str, int]  # logical id -> visible + in-flight messages at the end, every queue of the template
     queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
+    failures: Counter[str] = field(default_factory=Counter)  # "<function>: failed <errorType>", from the timeline
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,15 @@ class OrderEnded:
 class Memory:
     cloud_mb: float  # this process: moto, the API, the delivery loop, the timeline
     sandboxes_mb: float  # every sandbox worker process together
+
+
+@dataclass(frozen=True)
+class CpuSeconds:
+    cloud: float  # this process (the clients' process is not in it)
+    sandboxes: float  # every sandbox worker process together
+
+    def __sub__(self, before: CpuSeconds) -> CpuSeconds:
+        return CpuSeconds(self.cloud - before.cloud, self.sandboxes - before.sandboxes)
 
 
 @dataclass
@@ -316,6 +328,15 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + sys, Linux's /proc), in seconds; 0 if it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14, 15
+
+
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is `pid` (Linux's /proc)."""
     found: list[int] = []
@@ -345,6 +366,12 @@ class MemorySampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
+
+    def cpu(self) -> CpuSeconds:
+        """CPU seconds so far, of this process and of its sandboxes alive now (a sandbox that ended is not counted)."""
+        me = os.getpid()
+        sandboxes = [pid for pid in children_of(me) if pid not in self.others]
+        return CpuSeconds(cpu_seconds(me), sum(cpu_seconds(pid) for pid in sandboxes))
 
     def _run(self) -> None:
         me = os.getpid()
@@ -411,10 +438,11 @@ def measure_run(
     """The clients run in a process of their own, so their threads do not compete with the cloud's for its GIL."""
     with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         memory.others.add(pool.submit(os.getpid).result())  # started before the clock: its start-up is no order's
-        started = time.time()
+        started, cpu_before = time.time(), memory.cpu()
+        failures_before = timeline_failures(local)
         tokens = [str(customer.token) for customer in customers]
         ended = pool.submit(drive_clients, local.api_url, tokens, local.outputs(), orders, RUN_CLIENTS).result()
-        seconds = time.time() - started
+        seconds, cpu_after = time.time() - started, memory.cpu()
 
         # The last orders' final events are still on their way to notifications and analytics: give them time.
         progress("waiting for the queues to empty")
@@ -425,6 +453,7 @@ def measure_run(
             counts = queue_counts(local)
     ended.sort(key=lambda order: order.at)
     ended_at = [order.at for order in ended]
+    failures = timeline_failures(local) - failures_before
     quarters = [started] + [ended_at[round(len(ended_at) * q / 4) - 1] for q in range(1, 5)] if ended else []
     return RunResult(
         orders=orders,
@@ -434,9 +463,29 @@ def measure_run(
         quarters=quarter_rates(started, ended_at),
         to_completed_s=[order.seconds for order in ended if order.outcome == COMPLETED],
         memory=memory.peaks(quarters),
+        cpu=cpu_after - cpu_before,
         queues=counts,
         queues_empty_after=None if any(counts.values()) else time.perf_counter() - settling,
+        failures=failures,
     )
+
+
+def timeline_failures(local: LocalCloud) -> Counter[str]:
+    """What the local cloud's timeline counted so far, if it counts (a CountingTimeline)."""
+    return Counter(local.timeline.failures) if isinstance(local.timeline, CountingTimeline) else Counter()
+
+
+class CountingTimeline(Timeline):
+    """A silent timeline that counts its failed invocations and IAM denials as they come (it keeps only the latest)."""
+
+    def __init__(self) -> None:
+        super().__init__(out=None)
+        self.failures: Counter[str] = Counter()
+
+    def add(self, source: str, text: str, order_id: str | None = None, data: Any = None) -> None:
+        if (source == "lambda" and ": failed " in text) or source == "iam":
+            self.failures[text.split(" in ", 1)[0]] += 1
+        super().add(source, text, order_id, data)
 
 
 def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
@@ -444,7 +493,6 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
     from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
     from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
     from local_cloud.server import running_local_cloud  # noqa: PLC0415 - as above
-    from local_cloud.timeline import Timeline  # noqa: PLC0415 - as above
 
     figures = LocalFigures()
     order = order_body()
@@ -453,7 +501,7 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
         progress("starting")
         try:
             started = time.perf_counter()
-            with running_local_cloud(0, 0, 0, timeline=Timeline(out=None), watch_code=False, sandboxes=True) as local:
+            with running_local_cloud(0, 0, 0, timeline=CountingTimeline(), watch_code=False, sandboxes=True) as local:
                 figures.startup_seconds = time.perf_counter() - started
                 figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
                 customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
@@ -573,11 +621,20 @@ def print_run(run: RunResult) -> None:
         + ", ".join(f"{m.cloud_mb:.0f}+{m.sandboxes_mb:.0f}" for m in run.memory)
         + " MiB (resident: the cloud's process + its sandboxes')"
     )
+    ended = max(sum(run.outcomes.values()), 1)
+    print(
+        f"    CPU per order           cloud's process {run.cpu.cloud / ended:.3f} s,"
+        f" sandboxes {run.cpu.sandboxes / ended:.3f} s"
+        f" (user + sys over the run: {run.cpu.cloud:.0f} + {run.cpu.sandboxes:.0f} s; with one process holding the GIL,"
+        f" 1/(cloud's s per order) = {ended / max(run.cpu.cloud, 1e-9):.1f} orders/s bounds the pace)"
+    )
     print(
         f"    reached a final status  {final} of {run.orders}   target {run.orders} of {run.orders}"
         f" {verdict(final == run.orders)}"
     )
     print(f"    per status              {', '.join(f'{status} {n}' for status, n in run.outcomes.most_common())}")
+    failed = ", ".join(f"{text} x{n}" for text, n in run.failures.most_common()) or "none"
+    print(f"    failed invocations      {failed} (the timeline's lambda and iam lines of the run)")
     depths = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues.items()))
     settled = (
         f"{run.queues_empty_after:.1f} s after the last order ended   ✓ all empty"

@@ -35,6 +35,7 @@ from local_cloud.template import PSEUDO_PARAMETERS, Template
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
 # The Step Functions executor's Lambda calls wait as long as a task may run; a sandbox enforces the timeout.
 TASK_READ_SECONDS = 900
+TASK_CONNECTIONS = 64  # of one state machine role's client: its tasks waiting on Lambda at once, never queued
 
 
 @dataclass(frozen=True)
@@ -264,27 +265,44 @@ def _xml_text(text: str) -> str:
 
 @contextmanager
 def state_machines_sign_as_their_roles(roles: Roles) -> Iterator[None]:
-    """moto's Step Functions executor calls Lambda with the state machine role's credentials, which the gate checks."""
+    """moto's Step Functions executor calls Lambda with the state machine role's credentials, which the gate checks.
+
+    One client per role, service and region, kept: a client is thread-safe, and building one per task (as moto
+    does) cost more of the cloud's process than the task's own call, and opened a new connection each time.
+    """
     moto_client_for = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]  # imported there, not exported
+    clients: dict[tuple[str, str, str], Any] = {}
+    lock = threading.Lock()
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         if state_credentials is None or not getattr(state_credentials, "role_arn", None):
             return moto_client_for(region=region, service=service, state_credentials=state_credentials)
-        credentials = roles.credentials(str(state_credentials.role_arn))
-        return boto3.client(  # type: ignore[call-overload]  # stubs type literal service names only
-            service,
-            region_name=region,
-            endpoint_url=f"http://localhost:{moto_server_port()}",
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=credentials["AWS_SESSION_TOKEN"],
-            config=Config(
-                parameter_validation=False, retries={"total_max_attempts": 1}, read_timeout=TASK_READ_SECONDS
-            ),
-        )
+        role_arn = str(state_credentials.role_arn)
+        with lock:
+            if (role_arn, service, region) not in clients:
+                clients[role_arn, service, region] = _role_client(roles.credentials(role_arn), service, region)
+            return clients[role_arn, service, region]
 
     lambda_eval_utils.boto_client_for = client_for  # type: ignore[attr-defined]  # the bridge is this replacement
     try:
         yield
     finally:
         lambda_eval_utils.boto_client_for = moto_client_for  # type: ignore[attr-defined]  # as above
+
+
+def _role_client(credentials: dict[str, str], service: str, region: str) -> Any:
+    return boto3.client(  # type: ignore[call-overload]  # stubs type literal service names only
+        service,
+        region_name=region,
+        endpoint_url=f"http://localhost:{moto_server_port()}",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        # As many connections as tasks may wait on Lambda at once: a machine's functions' sandboxes.
+        config=Config(
+            parameter_validation=False,
+            retries={"total_max_attempts": 1},
+            read_timeout=TASK_READ_SECONDS,
+            max_pool_connections=TASK_CONNECTIONS,
+        ),
+    )
