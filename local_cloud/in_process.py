@@ -23,6 +23,7 @@ from moto.core.config import DefaultConfig
 
 from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
+from local_cloud.dynamodb_atomicity import atomic_dynamodb
 from local_cloud.environment import temporary_environment
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.provision import aws_client, provision
@@ -45,6 +46,7 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
     with ExitStack() as stack:
         stack.enter_context(temporary_environment(fake_account()))
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        stack.enter_context(atomic_dynamodb())  # moto's Step Functions threads call handlers beside the test's
         cloud, states = _provisioned(parameters or {})
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())

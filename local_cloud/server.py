@@ -41,6 +41,7 @@ from local_cloud.account import fake_account
 from local_cloud.api_gateway.gateway import ApiGateway, Exchange
 from local_cloud.cloud import Cloud
 from local_cloud.demo_account import id_token, seed_demo_customers, seed_demo_stock
+from local_cloud.dynamodb_atomicity import atomic_dynamodb
 from local_cloud.environment import temporary_environment
 from local_cloud.event_sources import EventSources
 from local_cloud.functions import SandboxSettings, timeline_observer
@@ -347,6 +348,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     ensure_free({API: api_port, AWS: aws_port, CONTROL: control_port})
     with ExitStack() as stack:
         stack.enter_context(lighter_moto())
+        stack.enter_context(atomic_dynamodb())  # after lighter_moto: it wraps what that patched
         roles = Roles(observe=lambda denial: timeline.add("iam", denial.text())) if sandboxes else None
         endpoint = stack.enter_context(local_aws(aws_port, roles))
         cloud = provision(Template.load(template_path, overrides=parameters))
