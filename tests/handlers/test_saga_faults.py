@@ -157,12 +157,29 @@ class Fault:
         self.clock = clock  # a timeout's hanging step runs it out, rather than wait TimeoutSeconds
         self.calls = 0
         self.cancel_status: int | None = None
-        self.finished_late = threading.Event()
-        self._adapter = getattr(shop.cloud.functions.get(step.function).module, step.adapter)
+        self.finished_late = threading.Event()  # the hung invocation has returned, its late work all done
+        self._late = False
+        self._function = shop.cloud.functions.get(step.function)
+        self._adapter = getattr(self._function.module, step.adapter)
         self._real: Callable[..., Any] = getattr(self._adapter, step.method)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(self._adapter, self.step.method, self)
+        module, name = self._function.module, self._function.handler_name
+        monkeypatch.setattr(module, name, self._signalling_the_late_finish(getattr(module, name)))
+
+    def _signalling_the_late_finish(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """The step's handler, setting `finished_late` once the late invocation returns: after the adapter, the
+        handler still writes (a refund's ledger entry), and the test must read what the whole invocation left."""
+
+        def invoked(event: Any, context: Any) -> Any:
+            try:
+                return handler(event, context)
+            finally:
+                if self._late:
+                    self.finished_late.set()
+
+        return invoked
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -184,10 +201,8 @@ class Fault:
             self.shop.states.stop_execution(executionArn=execution["executionArn"], error="Operator", cause="stopped")
         else:
             self._wait_for_the_execution_to_end()
-        try:
-            return self._real(*args, **kwargs)  # the late finish: its work lands after the execution ended
-        finally:
-            self.finished_late.set()
+        self._late = True
+        return self._real(*args, **kwargs)  # the late finish: its work lands after the execution ended
 
     def _wait_for_the_execution_to_end(self) -> None:
         if self.clock is not None:
