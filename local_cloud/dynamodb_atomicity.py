@@ -21,6 +21,8 @@ from typing import Any
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
 
+from local_cloud.patching import patched
+
 # Re-entrant: a transaction's work goes through the item operations it is made of.
 _ITEMS = threading.RLock()
 _ITEM_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
@@ -36,20 +38,11 @@ def _one_at_a_time(operation: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _replaced(owner: type, name: str) -> Iterator[None]:
-    original = owner.__dict__[name]
-    setattr(owner, name, _one_at_a_time(original))
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
-@contextmanager
 def atomic_dynamodb() -> Iterator[None]:
     """moto's DynamoDB item operations one at a time, while the block runs."""
     with ExitStack() as stack:
         for name in _ITEM_OPERATIONS:
-            stack.enter_context(_replaced(DynamoDBBackend, name))
-        stack.enter_context(_replaced(DynamoHandler, "transact_get_items"))
+            stack.enter_context(patched(DynamoDBBackend, name, _one_at_a_time(vars(DynamoDBBackend)[name])))
+        transact_get = _one_at_a_time(vars(DynamoHandler)["transact_get_items"])
+        stack.enter_context(patched(DynamoHandler, "transact_get_items", transact_get))
         yield

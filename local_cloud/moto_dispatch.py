@@ -50,6 +50,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from local_cloud.patching import patched
+
 
 @contextmanager
 def listed_once() -> Iterator[None]:
@@ -68,16 +70,6 @@ def listed_once() -> Iterator[None]:
         yield
     finally:
         backends.list_of_moto_modules = listing
-
-
-@contextmanager
-def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
 
 
 def _method_names_listed_once() -> Any:
@@ -296,14 +288,14 @@ def lighter_moto() -> Iterator[None]:
     """Every patch of this module, while the block runs."""
     with ExitStack() as stack:
         stack.enter_context(listed_once())
-        stack.enter_context(_patched(responses, "method_names_from_class", _method_names_listed_once()))
-        stack.enter_context(_patched(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint))
-        stack.enter_context(_patched(jsonpath_ng.ext, "parse", _parsed_path))  # moto.events imports it per call
-        stack.enter_context(_patched(json_path, "parse", _parsed_path))  # Step Functions' paths
-        stack.enter_context(_patched(Table, "query", _partition_query(Table.query)))
-        stack.enter_context(_patched(Table, "all_items", _partition_items(Table.all_items)))
-        stack.enter_context(_patched(dynamodb_models, "copy", _TablesByReference()))
+        stack.enter_context(patched(responses, "method_names_from_class", _method_names_listed_once()))
+        stack.enter_context(patched(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint))
+        stack.enter_context(patched(jsonpath_ng.ext, "parse", _parsed_path))  # moto.events imports it per call
+        stack.enter_context(patched(json_path, "parse", _parsed_path))  # Step Functions' paths
+        stack.enter_context(patched(Table, "query", _partition_query(Table.query)))
+        stack.enter_context(patched(Table, "all_items", _partition_items(Table.all_items)))
+        stack.enter_context(patched(dynamodb_models, "copy", _TablesByReference()))
         transact = _item_level_transactions(DynamoDBBackend.transact_write_items)
-        stack.enter_context(_patched(DynamoDBBackend, "transact_write_items", transact))
-        stack.enter_context(_patched(BaseResponse, "serialized", _item_answers_as_json(BaseResponse.serialized)))
+        stack.enter_context(patched(DynamoDBBackend, "transact_write_items", transact))
+        stack.enter_context(patched(BaseResponse, "serialized", _item_answers_as_json(BaseResponse.serialized)))
         yield

@@ -30,6 +30,8 @@ from moto.kms import models as kms_models
 from moto.kms.utils import AbstractPrivateKey, generate_private_key
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from local_cloud.patching import patched
+
 # Key specs whose private key moto makes but never uses: symmetric keys encrypt with their own fresh material.
 _SYMMETRIC_SPECS = frozenset({"SYMMETRIC_DEFAULT"})
 
@@ -68,16 +70,6 @@ def share_parsed_models() -> None:
 
 
 @contextmanager
-def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
-    original = owner.__dict__[name]
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
-@contextmanager
 def paid_once_per_process() -> Iterator[None]:
     """While active: symmetric KMS keys share one unused RSA key, pools one imported JWK, ASL one validation."""
     validate = StepFunctionsParserBackend._validate_definition
@@ -85,11 +77,11 @@ def paid_once_per_process() -> Iterator[None]:
     share_parsed_models()
     with ExitStack() as stack:
         stack.enter_context(
-            _patched(kms_models, "generate_private_key", lambda spec: _private_key(spec, generate_private_key))
+            patched(kms_models, "generate_private_key", lambda spec: _private_key(spec, generate_private_key))
         )
-        stack.enter_context(_patched(cognito_models, "jwk", shared_jwk))
+        stack.enter_context(patched(cognito_models, "jwk", shared_jwk))
         stack.enter_context(
-            _patched(
+            patched(
                 StepFunctionsParserBackend,
                 "_validate_definition",
                 staticmethod(lambda definition: _valid_definition(definition, validate)),
