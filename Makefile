@@ -194,7 +194,7 @@ sam-local: local-build lambda-image ## Every sample event through sam local invo
 bench: build ## Cold init, AWS calls and code size per function; local cloud latency and a 2,000-order soak (ARGS=--profile, --only-local, --local-orders N)
 	$(BIN)/python -m scripts.bench $(ARGS)
 
-openapi: install ## Regenerate openapi.json from the API functions' resolvers
+openapi: install ## Regenerate openapi.json and layer/orders/api_schemas.json from the API's pydantic models (tools/openapi.py)
 	PYTHONPATH=layer $(BIN)/python -m scripts.openapi
 
 schemas: install ## Write the schema registry's stack (stacks/event-catalogue.yaml) from the event records in layer/orders/events.py
