@@ -11,6 +11,7 @@ state, with a fresh copy of the provisioned template and its own functions, load
 from __future__ import annotations
 
 import pickle
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,12 +21,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.parameters import clear_caches as clear_powertools_caches
 from moto import mock_aws
 from moto.core.config import DefaultConfig
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
 from local_cloud.dynamodb_atomicity import atomic_dynamodb
 from local_cloud.environment import temporary_environment
 from local_cloud.lambda_bridge import invoke_in_process
+from local_cloud.patching import patched
 from local_cloud.provision import aws_client, provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.setup_costs import share_parsed_models
@@ -50,6 +53,7 @@ def in_process_cloud(parameters: dict[str, Any] | None = None) -> Iterator[Cloud
         cloud, states = _provisioned(parameters or {})
         stack.enter_context(invoke_in_process(cloud.functions))
         stack.enter_context(deliver_rule_targets())
+        stack.enter_context(_steps_invoke_while_running(_longest_timeout(cloud)))  # on exit: once they are stopped
         stack.callback(_stop_running_executions, cloud, states)  # first on exit, while this cloud's moto still answers
         yield cloud
 
@@ -91,7 +95,8 @@ def _stop_running_executions(cloud: Cloud, states: Any) -> None:
 
     moto runs each execution in a thread of its own that outlives the cloud: a saga left running by one test
     went on, after its task returned, to compensate an order of the same id in the next test's tables.
-    A stopped execution takes no further state (its current task still returns).
+    A stopped execution takes no further state, and its current step invokes nothing more (the exit waits
+    for an invocation under way: `_steps_invoke_while_running`).
     """
     for machine in _machines(cloud):
         pages = states.get_paginator("list_executions").paginate(stateMachineArn=machine, statusFilter="RUNNING")
@@ -111,3 +116,48 @@ def _stop(states: Any, execution_arn: str, attempts: int = 40) -> None:
 
 def _machines(cloud: Cloud) -> list[str]:
     return [cloud.physical_id(name) for name in cloud.template.of_type("AWS::StepFunctions::StateMachine")]
+
+
+class ExecutionNotRunning(RuntimeError):
+    """A step of an execution that has ended (stopped, timed out) was about to invoke its function."""
+
+
+@contextmanager
+def _steps_invoke_while_running(longest_seconds: float) -> Iterator[None]:
+    """A Lambda step invokes its function only while its execution runs; the exit waits for the invocations under way.
+
+    moto runs each step in a thread of its own that outlives the cloud. A step still invoking when its cloud
+    ended ran on against the next cloud's moto, even while that was being restored: its handler's first call
+    made moto a new, empty DynamoDB account as the restore put the provisioned one back, and every call of the
+    next test then failed with ResourceNotFoundException. A step of a stopped execution that had not invoked
+    yet would have invoked the next cloud's function (the bridge answers every Invoke in the process).
+    """
+    invoke = lambda_eval_utils.execute_lambda_function_integration
+    changed = threading.Condition()
+    invoking: set[threading.Thread] = set()
+
+    def invoke_while_running(env: Any, **call: Any) -> None:
+        with changed:
+            if not env.is_running():
+                raise ExecutionNotRunning(env.states.context_object.context_object_data["Execution"]["Id"])
+            invoking.add(threading.current_thread())
+        try:
+            invoke(env=env, **call)
+        finally:
+            with changed:
+                invoking.discard(threading.current_thread())
+                changed.notify_all()
+
+    with patched(lambda_eval_utils, "execute_lambda_function_integration", invoke_while_running):
+        try:
+            yield
+        finally:
+            with changed:  # an invocation returns within its function's Timeout (unless its handler hangs)
+                if not changed.wait_for(lambda: not invoking, timeout=longest_seconds):
+                    raise RuntimeError(f"{len(invoking)} step(s) still invoking {longest_seconds} s after the cloud")
+
+
+def _longest_timeout(cloud: Cloud) -> float:
+    """The longest Timeout of the template's functions, in seconds."""
+    functions = cloud.template.of_type("AWS::Lambda::Function")
+    return max(float(cloud.template.properties(function).get("Timeout", 3)) for function in functions)

@@ -2,18 +2,24 @@
 
 Whatever one cloud wrote (items, messages, executions, resources of its own, backends moto made on
 first use) is gone in the next; the next has the same resources, its own template copy and its own
-freshly loaded handler modules, so a patch on one cloud's module is not on the next's.
+freshly loaded handler modules, so a patch on one cloud's module is not on the next's. Nor does anything
+of one cloud's executions run in the next: moto runs each execution's steps in threads that outlive it.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from typing import Any
 
 import boto3
+import pytest
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from local_cloud.account import fake_account
+from local_cloud.cloud import Cloud
 from local_cloud.environment import temporary_environment
 from local_cloud.in_process import MOTO_CONFIG, in_process_cloud
 from local_cloud.provision import aws_client
@@ -105,3 +111,61 @@ def test_a_cloud_stops_its_running_executions_whatever_clients_a_provisioning_el
         while states.describe_execution(executionArn=started["executionArn"])["status"] == "RUNNING":
             assert time.monotonic() < deadline, "still running a minute after its cloud ended"
             time.sleep(0.05)
+
+
+def _start_fulfilment(cloud: Cloud) -> None:
+    machine = cloud.physical_id("OrderFulfillmentStateMachine")
+    execution_input = json.dumps({"orderId": "x", "correlationId": "y"})
+    boto3.client("stepfunctions").start_execution(stateMachineArn=machine, input=execution_input)
+
+
+def test_a_step_still_running_when_its_cloud_ends_has_returned_before_the_next_cloud_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A step running on after its cloud ran on the next cloud's moto, even while that was being restored: its
+    handler's first DynamoDB call made moto a new, empty account as the restore put the provisioned one back,
+    and the next test's every call then failed with ResourceNotFoundException."""
+    started, returned = threading.Event(), threading.Event()
+
+    def slow_step(_event: Any, _context: Any) -> dict[str, Any]:
+        started.set()
+        time.sleep(0.3)  # the step is still running when the test ends
+        returned.set()
+        return {}
+
+    with in_process_cloud() as first:
+        monkeypatch.setattr(first.functions.get("ReserveInventoryFunction").module, "lambda_handler", slow_step)
+        _start_fulfilment(first)
+        assert started.wait(10)
+
+    assert returned.is_set(), "the step ran on after its cloud had ended"
+
+
+def test_an_execution_stopped_before_its_step_invoked_invokes_nothing_in_the_next_cloud(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cloud stops its executions as it ends; a step whose thread had not yet invoked its function then would
+    have invoked the next cloud's (whose bridge answers every Invoke in the process) with this cloud's order."""
+    held, go = threading.Event(), threading.Event()
+    steps: list[threading.Thread] = []
+    to_payload = lambda_eval_utils.to_payload_type
+
+    def held_before_invoking(payload: Any) -> Any:  # moto's step, on its way to invoking
+        steps.append(threading.current_thread())
+        held.set()
+        go.wait(10)
+        return to_payload(payload)
+
+    monkeypatch.setattr(lambda_eval_utils, "to_payload_type", held_before_invoking)
+    with in_process_cloud() as first:
+        _start_fulfilment(first)
+        assert held.wait(10)
+
+    with in_process_cloud() as second:
+        invoked: list[Any] = []
+        step = second.functions.get("ReserveInventoryFunction").module
+        monkeypatch.setattr(step, "lambda_handler", lambda event, _context: invoked.append(event))
+        go.set()
+        steps[0].join(10)
+        assert not steps[0].is_alive()
+        assert invoked == [], "an execution of the first cloud invoked the second cloud's function"
