@@ -737,9 +737,11 @@ def print_paced(paced: PacedResult) -> None:
         f" late (POST > {PACED_LATE_SECONDS:g} s after due) {len(late)} of {len(orders)}"
         + (f", at most {max(order.late for order in late):.2f} s" if late else "")
     )
+    others = Counter(order.outcome for order in orders if order.outcome != COMPLETED)
     print(
         f"    ended                   {len(completed)} of {len(orders)} COMPLETED,"
         f" {len(orders) / max(span, 1e-9):.2f} orders/s from the first due time to the last end"
+        + (f" (not completed: {', '.join(f'{outcome} x{n}' for outcome, n in others.most_common())})" if others else "")
     )
     if completed:
         p50 = statistics.median(completed)
