@@ -7,8 +7,9 @@ this one interpreter: moto as an HTTP server, the handlers (one invocation at a 
 the delivery loop and the benchmark's own client threads.
 
 - One order at a time: each is placed with POST /orders under a fresh Idempotency-Key, paid as soon
-  as the saga asks (the payment provider watches its payments table every 50 ms, then sends the
-  signed webhook) and polled with GET /orders/{id} every 50 ms (Customer.wait_for) until COMPLETED.
+  as the saga asks (the payment provider watches its payments table every 50 ms for 0.5 s, then less
+  often, up to every 0.25 s, then sends the signed webhook) and polled with GET /orders/{id} every
+  50 ms (Customer.wait_for) until COMPLETED.
   Its POST is one latency sample and POST-to-COMPLETED one more; a pause before each POST lets the
   previous order's last deliveries end, so the POST is timed on a quiet cloud. The first few orders
   are warm-up. Then GET /orders/{id} is timed, one at a time, on those completed orders.
