@@ -50,6 +50,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from local_cloud.moto_memory import kept_as_aws_keeps
 from local_cloud.patching import patched
 
 
@@ -285,8 +286,9 @@ def _restore(table: Table, hash_key: Any, range_key: Any, item: Any) -> None:
 
 @contextmanager
 def lighter_moto() -> Iterator[None]:
-    """Every patch of this module, while the block runs."""
+    """Every patch of this module, and moto_memory's bounds on what moto keeps, while the block runs."""
     with ExitStack() as stack:
+        stack.enter_context(kept_as_aws_keeps())
         stack.enter_context(listed_once())
         stack.enter_context(patched(responses, "method_names_from_class", _method_names_listed_once()))
         stack.enter_context(patched(ExecutionWorker, "_get_evaluation_entrypoint", _evaluation_entrypoint))

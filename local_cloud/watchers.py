@@ -155,7 +155,9 @@ class ExecutionWatcher:
             self._running.update(self._started_since_last_poll(machine))
         for arn, name in list(self._running.items()):
             if self._report(arn, name):
-                del self._running[arn]
+                del self._running[arn]  # an ended execution's history no longer grows: nothing of it is kept
+                self._seen.pop(arn, None)
+                self._order_of.pop(arn, None)
 
     def running(self) -> list[tuple[str, str | None]]:
         """The executions not seen to end yet: (name, order id)."""

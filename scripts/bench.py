@@ -2,7 +2,7 @@
 
 Run after `sam build` (`make bench` does both):
     .venv/bin/python -m scripts.bench [--runs N] [--skip-cold] [--profile] [--skip-local | --only-local]
-        [--local-orders N]
+        [--local-orders N] [--paced-rate R]
 
 1. Cold init. Before its first request a new execution environment imports the handler module, and
    pays for every import it does. Each sample is a fresh interpreter importing the handler with the
@@ -71,7 +71,13 @@ from local_cloud.account import FAKE_CREDENTIALS
 from local_cloud.functions import lambda_environment, load_function
 from local_cloud.in_process import in_process_cloud
 from local_cloud.template import ROOT, Template
-from scripts.bench_local import RUN_ORDERS, LocalMeasurementFailed, measure_local_cloud, print_local_cloud
+from scripts.bench_local import (
+    PACED_RATE,
+    RUN_ORDERS,
+    LocalMeasurementFailed,
+    measure_local_cloud,
+    print_local_cloud,
+)
 from tools.init_durations import RECORD as INIT_RECORD
 from tools.init_durations import InitDurations, source_revision
 from tools.locks import canonical_name, locked_packages
@@ -659,6 +665,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=RUN_ORDERS,
         help=f"orders of the local cloud's concurrent run (default {RUN_ORDERS}; 0 leaves the run out)",
     )
+    parser.add_argument(
+        "--paced-rate",
+        type=float,
+        default=PACED_RATE,
+        help=f"orders/s arriving in the local cloud's paced phase (default {PACED_RATE:g}; 0 leaves it out)",
+    )
     return parser.parse_args(argv)
 
 
@@ -675,10 +687,10 @@ def section(title: str, failures: list[str]) -> Iterator[None]:
 LOCAL_TITLE = "4. Local cloud (make local): functions in sandboxes, over HTTP"
 
 
-def local_cloud_section(run_orders: int, failures: list[str]) -> None:
+def local_cloud_section(run_orders: int, paced_rate: float, failures: list[str]) -> None:
     with section(LOCAL_TITLE, failures):
         try:
-            figures = measure_local_cloud(run_orders)
+            figures = measure_local_cloud(run_orders, paced_rate)
         except (LocalMeasurementFailed, TimeoutError) as error:
             raise MeasurementFailed(str(error)) from error
         print_local_cloud(figures)
@@ -694,7 +706,7 @@ def main(argv: Sequence[str]) -> int:
     if args.only_local:
         print_machine(argv)
         print("\n1.-3. skipped (--only-local)")
-        local_cloud_section(args.local_orders, failures)
+        local_cloud_section(args.local_orders, args.paced_rate, failures)
         return 1 if failures else 0
     try:
         functions = template_functions()
@@ -725,7 +737,7 @@ def main(argv: Sequence[str]) -> int:
     if args.skip_local:
         print("\n4. Local cloud: skipped (--skip-local)")
     else:
-        local_cloud_section(args.local_orders, failures)
+        local_cloud_section(args.local_orders, args.paced_rate, failures)
 
     return 1 if failures else 0
 

@@ -7,14 +7,21 @@ this one interpreter: moto as an HTTP server, the handlers (one invocation at a 
 the delivery loop and the benchmark's own client threads.
 
 - One order at a time: each is placed with POST /orders under a fresh Idempotency-Key, paid as soon
-  as the saga asks (the payment provider watches its payments table every 50 ms, then sends the
-  signed webhook) and polled with GET /orders/{id} every 50 ms (Customer.wait_for) until COMPLETED.
+  as the saga asks (the payment provider watches its payments table every 50 ms for 0.5 s, then less
+  often, up to every 0.25 s, then sends the signed webhook) and polled with GET /orders/{id} every
+  50 ms (Customer.wait_for) until COMPLETED.
   Its POST is one latency sample and POST-to-COMPLETED one more; a pause before each POST lets the
   previous order's last deliveries end, so the POST is timed on a quiet cloud. The first few orders
   are warm-up. Then GET /orders/{id} is timed, one at a time, on those completed orders.
 - A run of orders from concurrent clients (threads): each places an order, pays when asked and
   polls until a final status, then places the next; afterwards every queue of the template,
-  dead-letter queues included, is looked at.
+  dead-letter queues included, is looked at, and the cloud's process is sized store by store before and
+  after the run (scripts/bench_memory.py): memory per order, and which of it is data AWS keeps too.
+- A paced phase: orders due at a fixed rate in all (PACED_RATE a second, for PACED_SECONDS), placed open
+  loop by RUN_CLIENTS client threads, each order paid and followed to its end as above: the latency at
+  that rate, and whether the cloud keeps up (POSTs sent late, latency growing by quarter). The run after it
+  is closed loop, so with its clients' orders always in flight its latency is clients / throughput
+  (Little's law): the run measures throughput, the paced phase latency at a rate.
 - Connection bursts, first, on a quiet cloud: BURST_CONNECTIONS connections opened at the same moment,
   each sending one GET /orders (drivers.load; the customer has no orders yet), BURST_ROUNDS times
   each; how many were reset, dropped (not accepted at the first SYN: the listen backlog overflowed) or
@@ -31,6 +38,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import sys
 import threading
@@ -51,7 +59,8 @@ import boto3
 from drivers.load import Burst, burst
 from drivers.sample_events import sample_event
 from local_cloud.template import ROOT
-from local_cloud.timeline import Timeline
+from local_cloud.timeline import MAX_ENTRIES, Timeline
+from scripts.bench_memory import STORES, store_sizes
 
 if TYPE_CHECKING:
     from drivers.api_client import Customer
@@ -79,6 +88,10 @@ MEMORY_SAMPLE_SECONDS = 0.5
 THROUGHPUT_TARGET = 3.0  # orders/s
 RUN_P50_S_TARGET = 1.0  # placed to COMPLETED, in the run
 PACE_HELD_TARGET = 0.9  # last quarter's pace over the first's
+PACED_RATE = 3.0  # orders/s arriving in the paced phase, from all its clients together
+PACED_SECONDS = 40  # of arrivals: the paced phase places PACED_RATE * PACED_SECONDS orders
+PACED_LATE_SECONDS = 0.1  # a POST sent later than this after its due time is a late arrival
+PACED_FOLLOWERS = 64  # threads paying and following the paced orders: more than can be in flight at once
 QUEUE_SETTLE_SECONDS = 15  # for the queues to empty once every order has ended
 QUEUE_POLL_SECONDS = 0.25
 COMPLETED = "COMPLETED"
@@ -108,6 +121,34 @@ class RunResult:
     queues: dict[str, int]  # logical id -> visible + in-flight messages at the end, every queue of the template
     queues_empty_after: float | None  # seconds after the last order ended; None if some never emptied
     failures: Counter[str] = field(default_factory=Counter)  # "<function>: failed <errorType>", from the timeline
+    stores: StoreGrowth | None = None  # the cloud's process, store by store, before and after the run
+    requests: Counter[str] = field(default_factory=Counter)  # API requests during the run, by route
+
+
+@dataclass(frozen=True)
+class StoreGrowth:
+    before: dict[str, int]  # bytes per store (scripts/bench_memory.STORES) when the run started
+    after: dict[str, int]  # and once its queues were empty
+    resident_mb: tuple[float, float]  # the cloud's process (VmRSS) at those two moments
+    timeline_entries: int  # what the timeline holds at the end (it keeps MAX_ENTRIES at most)
+
+
+@dataclass(frozen=True)
+class PacedOrder:
+    due: float  # seconds after the first arrival's due time
+    late: float  # seconds its POST was sent after it was due
+    outcome: str
+    seconds: float  # from its POST to its final status
+    ended: float  # seconds after the first arrival's due time, when its client saw it end
+
+
+@dataclass(frozen=True)
+class PacedResult:
+    rate: float  # orders/s asked for
+    clients: int
+    orders: list[PacedOrder]
+    cpu: CpuSeconds
+    requests: Counter[str]  # API requests during the phase, by route
 
 
 @dataclass(frozen=True)
@@ -141,6 +182,7 @@ class LocalFigures:
     to_completed_s: list[float] = field(default_factory=list)
     sequential_statuses: Counter[str] = field(default_factory=Counter)
     bursts: list[Burst] = field(default_factory=list)
+    paced: PacedResult | None = None
     run: RunResult | None = None
 
 
@@ -428,6 +470,66 @@ def drive_clients(
     return ended
 
 
+def drive_paced(
+    api_url: str, tokens: list[str], outputs: dict[str, str], *, orders: int, rate: float, clients: int
+) -> list[PacedOrder]:
+    """In the clients' own process: `orders` orders due at `rate` a second in all, open loop.
+
+    Client i places orders i, i + clients, ... each when it is due (the first due time plus its number over
+    `rate`), whether or not its earlier orders have ended; each order is paid and followed to its end by a
+    thread of its own, so a slow order never delays the next arrival. A POST that could not be sent on time
+    (the client's own process is late, or the previous POST of that client still waits for its answer) is late.
+    """
+    from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
+    from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
+
+    order, provider = order_body(), PaymentProvider(outputs)
+    progress = Progress(sys.stderr)
+    customers = [Customer(api_url, token) for token in tokens]
+    ended: list[PacedOrder] = []
+    lock = threading.Lock()
+    first_due = time.perf_counter() + 0.5  # every client thread started by then
+
+    def follow(customer: Customer, due: float, late: float, placed: float, order_id: str) -> None:
+        outcome = pay_and_finish(customer, provider, order_id)
+        now = time.perf_counter()
+        with lock:
+            ended.append(PacedOrder(due, late, outcome, now - placed, now - first_due))
+            count = len(ended)
+        if count % 10 == 0 or count == orders:
+            progress(f"paced at {rate:g}/s: {count}/{orders} orders ended")
+
+    def client(number: int, followers: ThreadPoolExecutor) -> None:
+        customer = customers[number % len(customers)]
+        for n in range(number, orders, clients):
+            due = n / rate
+            time.sleep(max(0.0, first_due + due - time.perf_counter()))
+            placed = time.perf_counter()
+            try:
+                order_id, _ = place(customer, order)
+            except LocalMeasurementFailed as refused:
+                with lock:
+                    ended.append(PacedOrder(due, placed - first_due - due, str(refused).split(":", 1)[0], 0, due))
+                continue
+            followers.submit(follow, customer, due, placed - first_due - due, placed, order_id)
+
+    with ThreadPoolExecutor(PACED_FOLLOWERS) as followers, ThreadPoolExecutor(clients) as placing:
+        for future in [placing.submit(client, number, followers) for number in range(clients)]:
+            future.result()
+    return sorted(ended, key=lambda paced: paced.due)
+
+
+def measure_paced(local: LocalCloud, customers: list[Customer], *, rate: float, orders: int) -> PacedResult:
+    """The paced phase: latency at a given arrival rate (the clients in a process of their own, as in the run)."""
+    with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        memory.others.add(pool.submit(os.getpid).result())
+        cpu_before, requests_before = memory.cpu(), api_requests(local)
+        tokens = [str(customer.token) for customer in customers]
+        driven = partial(drive_paced, orders=orders, rate=rate, clients=RUN_CLIENTS)
+        paced = pool.submit(driven, local.api_url, tokens, local.outputs()).result()
+        return PacedResult(rate, RUN_CLIENTS, paced, memory.cpu() - cpu_before, api_requests(local) - requests_before)
+
+
 def measure_run(
     local: LocalCloud,
     customers: list[Customer],
@@ -436,10 +538,12 @@ def measure_run(
     progress: Progress,
 ) -> RunResult:
     """The clients run in a process of their own, so their threads do not compete with the cloud's for its GIL."""
+    progress("sizing the cloud's stores")
+    sizes_before, resident_before = store_sizes(local), resident_mb(os.getpid())
     with MemorySampler() as memory, ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         memory.others.add(pool.submit(os.getpid).result())  # started before the clock: its start-up is no order's
         started, cpu_before = time.time(), memory.cpu()
-        failures_before = timeline_failures(local)
+        failures_before, requests_before = timeline_failures(local), api_requests(local)
         tokens = [str(customer.token) for customer in customers]
         ended = pool.submit(drive_clients, local.api_url, tokens, local.outputs(), orders, RUN_CLIENTS).result()
         seconds, cpu_after = time.time() - started, memory.cpu()
@@ -451,9 +555,17 @@ def measure_run(
         while any(counts.values()) and time.perf_counter() - settling < QUEUE_SETTLE_SECONDS:
             time.sleep(QUEUE_POLL_SECONDS)
             counts = queue_counts(local)
+    progress("sizing the cloud's stores")
+    stores = StoreGrowth(
+        before=sizes_before,
+        after=store_sizes(local),
+        resident_mb=(resident_before, resident_mb(os.getpid())),
+        timeline_entries=len(local.timeline.entries()),
+    )
     ended.sort(key=lambda order: order.at)
     ended_at = [order.at for order in ended]
     failures = timeline_failures(local) - failures_before
+    requests = api_requests(local) - requests_before
     quarters = [started] + [ended_at[round(len(ended_at) * q / 4) - 1] for q in range(1, 5)] if ended else []
     return RunResult(
         orders=orders,
@@ -467,6 +579,8 @@ def measure_run(
         queues=counts,
         queues_empty_after=None if any(counts.values()) else time.perf_counter() - settling,
         failures=failures,
+        stores=stores,
+        requests=requests,
     )
 
 
@@ -481,14 +595,25 @@ class CountingTimeline(Timeline):
     def __init__(self) -> None:
         super().__init__(out=None)
         self.failures: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()  # API requests by method and route ("GET /orders/{id}")
 
     def add(self, source: str, text: str, order_id: str | None = None, data: Any = None) -> None:
         if (source == "lambda" and ": failed " in text) or source == "iam":
             self.failures[text.split(" in ", 1)[0]] += 1
+        elif source == "api":
+            self.requests[_ANY_ID.sub("/{id}", text.split(" -> ", 1)[0])] += 1
         super().add(source, text, order_id, data)
 
 
-def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
+_ANY_ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def api_requests(local: LocalCloud) -> Counter[str]:
+    """The API requests counted so far, by route, if the timeline counts (a CountingTimeline)."""
+    return Counter(local.timeline.requests) if isinstance(local.timeline, CountingTimeline) else Counter()
+
+
+def measure_local_cloud(run_orders: int = RUN_ORDERS, paced_rate: float = PACED_RATE) -> LocalFigures:
     """Start the local cloud in-process, take every figure over HTTP, stop it. The layer must be on sys.path."""
     from drivers.api_client import Customer  # noqa: PLC0415 - needs the layer on sys.path
     from drivers.payment_provider import PaymentProvider  # noqa: PLC0415 - as above
@@ -503,11 +628,14 @@ def measure_local_cloud(run_orders: int = RUN_ORDERS) -> LocalFigures:
             started = time.perf_counter()
             with running_local_cloud(0, 0, 0, timeline=CountingTimeline(), watch_code=False, sandboxes=True) as local:
                 figures.startup_seconds = time.perf_counter() - started
-                figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + run_orders)
+                paced_orders = round(paced_rate * PACED_SECONDS)
+                figures.stock = top_up_stock(local, order, WARM_UP + SEQUENTIAL_ORDERS + paced_orders + run_orders)
                 customers = [Customer(local.api_url, local.token(name)) for name in ("alice", "bob")]
                 provider = PaymentProvider(local.outputs())
                 measure_bursts(customers[0], figures, progress)  # first: alice has no orders, GET /orders is light
                 measure_one_at_a_time(customers[0], provider, order, figures, progress)
+                if paced_orders:
+                    figures.paced = measure_paced(local, customers, rate=paced_rate, orders=paced_orders)
                 if run_orders:
                     figures.run = measure_run(local, customers, orders=run_orders, progress=progress)
                 progress("stopping")
@@ -564,6 +692,10 @@ def print_local_cloud(figures: LocalFigures) -> None:
     ):
         print(f"    {line}")
     print_bursts(figures.bursts)
+    if figures.paced is not None:
+        print_paced(figures.paced)
+    else:
+        print("  paced phase: left out (--paced-rate 0)")
     if figures.run is not None:
         print_run(figures.run)
     else:
@@ -591,6 +723,61 @@ def print_bursts(bursts: list[Burst]) -> None:
     )
 
 
+def print_paced(paced: PacedResult) -> None:
+    orders = paced.orders
+    completed = [order.seconds for order in orders if order.outcome == COMPLETED]
+    late = [order for order in orders if order.late > PACED_LATE_SECONDS]
+    span = max(order.ended for order in orders) if orders else 0.0
+    arrivals = max(order.due + order.late for order in orders) if orders else 0.0
+    print(
+        f"  paced: {len(orders)} orders due at {paced.rate:g}/s from {paced.clients} clients together (open loop:"
+        " each POST when due, whatever the earlier orders; each order paid and followed to its end)"
+    )
+    print(
+        f"    arrivals                {len(orders) / max(arrivals, 1e-9):.2f} orders/s achieved over {arrivals:.1f} s;"
+        f" late (POST > {PACED_LATE_SECONDS:g} s after due) {len(late)} of {len(orders)}"
+        + (f", at most {max(order.late for order in late):.2f} s" if late else "")
+    )
+    others = Counter(order.outcome for order in orders if order.outcome != COMPLETED)
+    print(
+        f"    ended                   {len(completed)} of {len(orders)} COMPLETED,"
+        f" {len(orders) / max(span, 1e-9):.2f} orders/s from the first due time to the last end"
+        + (f" (not completed: {', '.join(f'{outcome} x{n}' for outcome, n in others.most_common())})" if others else "")
+    )
+    if completed:
+        p50 = statistics.median(completed)
+        print(
+            f"    placed to COMPLETED     p50 {p50:.2f} s, p99 {percentile(completed, 0.99):.2f} s"
+            f"   target p50 < {RUN_P50_S_TARGET:.0f} s at >= {THROUGHPUT_TARGET:g} orders/s"
+            f" {verdict(p50 < RUN_P50_S_TARGET and paced.rate >= THROUGHPUT_TARGET and not late)}"
+        )
+        quarters = [
+            [
+                order.seconds
+                for order in orders[len(orders) * q // 4 : len(orders) * (q + 1) // 4]
+                if order.outcome == COMPLETED
+            ]
+            for q in range(4)
+        ]
+        p50s = [statistics.median(quarter) for quarter in quarters if quarter]
+        behind = bool(late) or (len(p50s) == 4 and p50s[-1] > 1.5 * p50s[0])
+        print(
+            f"    p50 by quarter          {', '.join(f'{p:.2f}' for p in p50s)} s (of arrivals);"
+            + (" the cloud fell behind (late arrivals, or latency growing)" if behind else " the cloud kept up")
+        )
+    print(
+        f"    CPU per order           cloud's process {paced.cpu.cloud / max(len(orders), 1):.3f} s,"
+        f" sandboxes {paced.cpu.sandboxes / max(len(orders), 1):.3f} s"
+    )
+    print_requests(paced.requests, len(orders))
+
+
+def print_requests(requests: Counter[str], orders: int) -> None:
+    """API requests per order: the clients' polling (GET every 50 ms while an order is under way) grows with latency."""
+    shown = ", ".join(f"{route} {count / max(orders, 1):.1f}" for route, count in requests.most_common())
+    print(f"    API requests per order  {shown or 'none counted'} (polling grows with the time an order takes)")
+
+
 def print_run(run: RunResult) -> None:
     from drivers.api_client import FINAL_STATUSES  # noqa: PLC0415 - needs the layer on sys.path
 
@@ -611,6 +798,10 @@ def print_run(run: RunResult) -> None:
             f" ({len(run.to_completed_s)} orders)"
             f"   target p50 < {RUN_P50_S_TARGET:.0f} s {verdict(p50 < RUN_P50_S_TARGET)}"
         )
+    print(
+        f"    Little's law            {run.clients} orders always in flight, so p50 is about {run.clients}"
+        f" / throughput: p50 < 1 s here needs {run.clients} orders/s; latency at a given rate is the paced phase's"
+    )
     held = run.quarters[-1] / run.quarters[0] if len(run.quarters) == 4 and run.quarters[0] else 0.0
     print(
         f"    pace by quarter         {', '.join(f'{rate:.2f}' for rate in run.quarters)} orders/s;"
@@ -633,6 +824,7 @@ def print_run(run: RunResult) -> None:
         f" {verdict(final == run.orders)}"
     )
     print(f"    per status              {', '.join(f'{status} {n}' for status, n in run.outcomes.most_common())}")
+    print_requests(run.requests, ended)
     failed = ", ".join(f"{text} x{n}" for text, n in run.failures.most_common()) or "none"
     print(f"    failed invocations      {failed} (the timeline's lambda and iam lines of the run)")
     depths = ", ".join(f"{queue} {count}" for queue, count in sorted(run.queues.items()))
@@ -642,3 +834,33 @@ def print_run(run: RunResult) -> None:
         else f"{QUEUE_SETTLE_SECONDS} s after the last order ended   ✗ not all empty"
     )
     print(f"    queue depths at the end {depths} (visible + in flight; dead-letter queues included), {settled}")
+    if run.stores is not None:
+        print_store_growth(run.stores, max(sum(run.outcomes.values()), 1))
+
+
+def print_store_growth(stores: StoreGrowth, orders: int) -> None:
+    """The cloud's process, store by store: KB per order over the run, and which of it AWS keeps too."""
+    print(
+        "    memory per order, by store (KB per order over the run, the store's size at the end; each object"
+        " counted once, scripts/bench_memory.py)"
+    )
+    grown = {store.name: (stores.after[store.name] - stores.before[store.name]) / orders / 1024 for store in STORES}
+    for aws_keeps in (True, False):
+        kind = "kept by AWS too" if aws_keeps else "kept only by the local cloud or moto"
+        names = [store.name for store in STORES if store.aws_keeps is aws_keeps]
+        print(
+            f"      {kind + ':':<38}"
+            + ", ".join(f"{name} {grown[name]:.1f} ({stores.after[name] / 2**20:.1f} MiB)" for name in names)
+        )
+    kept = sum(grown[store.name] for store in STORES if store.aws_keeps)
+    local_only = sum(grown[store.name] for store in STORES if not store.aws_keeps)
+    resident = (stores.resident_mb[1] - stores.resident_mb[0]) * 1024 / orders
+    print(
+        f"      resident (VmRSS) {stores.resident_mb[0]:.0f} -> {stores.resident_mb[1]:.0f} MiB: {resident:.1f} KB per"
+        f" order, of which AWS's data {kept:.1f}; apart from it {resident - kept:.1f} KB per order (the local"
+        f" stores above {local_only:.1f}; the rest is the allocator's and what no store reaches)"
+    )
+    print(
+        f"      the timeline holds {stores.timeline_entries:,} entries (it keeps its latest {MAX_ENTRIES:,}: its"
+        " growth stops there)"
+    )
