@@ -197,7 +197,7 @@ bench: build ## Cold init, AWS calls and code size per function; local cloud lat
 openapi: install ## Regenerate openapi.json and layer/orders/api_schemas.json from the API's pydantic models (tools/openapi.py)
 	PYTHONPATH=layer $(BIN)/python -m scripts.openapi
 
-schemas: install ## Write the schema registry's stack (stacks/event-catalogue.yaml) from the event records in layer/orders/events.py
+schemas: install ## Write the schema registry's stack (stacks/event-catalogue.yaml) from the event records in layer/orders/event_data.py
 	PYTHONPATH=layer $(BIN)/python -m scripts.event_catalogue
 
 seed: install ## Stock the inventory table from seed/inventory.json: STACK=<deployed stack>, or the local cloud

@@ -1,4 +1,4 @@
-"""Write stacks/event-catalogue.yaml from the event records in layer/orders/events.py (tools/event_catalogue.py).
+"""Write stacks/event-catalogue.yaml from the event records in layer/orders/event_data.py (tools/event_catalogue.py).
 
 Run: make schemas
 """

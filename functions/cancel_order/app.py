@@ -19,12 +19,14 @@ from orders.config import Setting, setting
 from orders.event_store import EventStore
 from orders.fulfilments import Fulfilments
 from orders.inventory import Inventory
+from orders.lazy_client import lazy_client
 from orders.payments import PaymentLedger, SandboxPaymentProvider
 from orders.task_tokens import TaskCallbacks
 
 logger = Logger()
 dynamodb = boto3.client("dynamodb")
-states = boto3.client("stepfunctions")
+# Only a cancel whose order a fulfilment still holds calls Step Functions: the client is made then.
+states = lazy_client(lambda: boto3.client("stepfunctions"))
 store = EventStore(dynamodb, setting(Setting.EVENT_STORE_TABLE))
 compensator = saga.Compensator(
     store=store,

@@ -11,16 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders.config import Setting, setting
 from orders.event_store import event_from_stream_record
-from orders.order_views import OrderViews
+from orders.order_projector import OrderProjector
 
 logger = Logger()
-views = OrderViews(boto3.client("dynamodb"), setting(Setting.ORDERS_TABLE))
+projector = OrderProjector(boto3.client("dynamodb"), setting(Setting.ORDERS_TABLE))
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def project(record: DynamoDBRecord) -> None:
     event = event_from_stream_record(record.raw_event)
-    applied = views.apply(event)
+    applied = projector.apply(event)
     logger.info("projected" if applied else "skipped stale", order_id=event.order_id, version=event.version)
 
 

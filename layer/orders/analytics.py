@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from orders.dynamodb import from_item, to_item
-from orders.events import DomainEvent, EventType, OrderCompleted
+from orders.event_data import OrderCompleted, data_as
+from orders.events import DomainEvent, EventType
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -51,7 +52,7 @@ def timed_sale_from(envelope: Mapping[str, Any] | DomainEvent) -> tuple[Sale, da
     event = envelope if isinstance(envelope, DomainEvent) else DomainEvent.from_envelope(envelope)
     if event.type is not EventType.ORDER_COMPLETED:
         return None  # not a sale, and its data is not read: this consumer holds no other type to its contract
-    completed = event.data_as(OrderCompleted)
+    completed = data_as(event, OrderCompleted)
     return Sale(event.event_id, event.moment.date(), completed.currency, completed.amount), event.moment
 
 

@@ -1,4 +1,4 @@
-"""Each event type's JSON Schema (draft 4, what the EventBridge schema registry takes), from orders.events.
+"""Each event type's JSON Schema (draft 4, what the EventBridge schema registry takes), from its records.
 
 Build and test time only: `make schemas` writes them into the registry's stack (stacks/event-catalogue.yaml)
 and the tests validate emitted and sample events against them. No function imports this module.
@@ -12,7 +12,8 @@ import inspect
 from datetime import datetime
 from typing import Any, get_args, get_origin
 
-from orders.events import DATA_OF, ENVELOPE_RULES_OF, DomainEvent, EventType
+from orders.event_data import DATA_OF
+from orders.events import ENVELOPE_RULES_OF, DomainEvent, EventType
 from orders.wire import Rule, bare, fields_of
 
 DRAFT_4 = "http://json-schema.org/draft-04/schema#"

@@ -12,7 +12,8 @@ from typing import Protocol
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from orders.events import DomainEvent, EventType, OrderCancelled, OrderCompleted, OrderExpired, OrderFailed
+from orders.event_data import OrderCancelled, OrderCompleted, OrderExpired, OrderFailed, record
+from orders.events import DomainEvent, EventType
 from orders.wire import ContractViolation
 
 OUTCOMES = frozenset(
@@ -25,7 +26,7 @@ def parse_outcome(body: str) -> DomainEvent:
     event = DomainEvent.from_json(body)
     if event.type not in OUTCOMES:
         raise ContractViolation(f"type is {event.type}, not an order outcome")
-    event.record()  # its data too: a notification reads it
+    record(event)  # its data too: a notification reads it
     return event
 
 
@@ -54,7 +55,7 @@ def format_amount(amount: int, currency: str) -> str:
 def notification_for(outcome: DomainEvent) -> Notification:
     """What the customer is told about how their order ended."""
     order = outcome.order_id
-    match outcome.record():
+    match record(outcome):
         case OrderCompleted(customer_id=customer, amount=amount, currency=currency):
             subject = f"Your order {order} is complete"
             text = f"Thank you! Your order {order} of {format_amount(amount, currency)} is complete."

@@ -1,4 +1,7 @@
-"""The read model: one item per order, kept by the projector, read by the query functions."""
+"""The read model as the query functions read it: one item per order, kept by orders.order_projector.
+
+Apart from the projector's side so that the query functions import no domain event (orders.events).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from orders.dynamodb import from_item, to_item
-from orders.errors import InvalidRequest, ProjectionGap
-from orders.events import DomainEvent, EventType
-from orders.order import changes
+from orders.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -77,33 +76,3 @@ class OrderViews:
             orders=[from_item(item) for item in page["Items"]],
             next_token=encode_page_token(last_key) if last_key else None,
         )
-
-    def apply(self, event: DomainEvent) -> bool:
-        """Write what `event` changes unless the view already holds this version or a newer one.
-
-        Returns False for a stale or redelivered event, which is then a no-op.
-        """
-        changed = changes(event)
-        changed.pop("orderId", None)  # the key: named in Key, never in SET
-        condition = (
-            "attribute_not_exists(orderId) OR #version < :version"
-            if event.type is EventType.ORDER_PLACED
-            else "attribute_exists(orderId) AND #version < :version"
-        )
-        try:
-            self._client.update_item(
-                TableName=self._table_name,
-                Key={"orderId": {"S": event.order_id}},
-                UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in changed),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={f"#{name}": name for name in changed},
-                ExpressionAttributeValues=to_item({f":{name}": value for name, value in changed.items()}),
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            if "Item" not in error.response:
-                raise ProjectionGap(f"order {event.order_id} has no view yet for version {event.version}") from None
-            return False
-        return True

@@ -35,12 +35,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from botocore.exceptions import ClientError
 
-from orders.analytics import Sale
 from orders.dynamodb import from_item, to_item
 from orders.wire import Rule, read
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from orders.analytics import Sale  # a hint only: the daily summary reads no event's data
 
 # Longer than a record can stay on the stream (24 h) plus its maximum age: no window comes back after that.
 MARKER_TTL = timedelta(days=7)

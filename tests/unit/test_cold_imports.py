@@ -58,7 +58,15 @@ ALLOWED: dict[str, set[str]] = {
 # Layer modules a function needs on a rare path only, imported there: a refund after the saga stopped waiting.
 DEFERRED: dict[str, set[str]] = {"ProcessPaymentEventsFunction": {"orders.saga"}}
 # Layer modules a function never needs: the webhook's receiver checks a signature and queues the raw body.
-NEVER: dict[str, set[str]] = {"ReceivePaymentWebhookFunction": {"orders.events", "orders.wire", "orders.order"}}
+NEVER: dict[str, set[str]] = {
+    "ReceivePaymentWebhookFunction": {"orders.events", "orders.wire", "orders.order"},
+    # The queries read the read model's items as stored: no domain event, no aggregate, no projector.
+    "GetOrderFunction": {"orders.events", "orders.order", "orders.order_projector"},
+    "ListOrdersFunction": {"orders.events", "orders.order", "orders.order_projector"},
+}
+# The functions that read an event's data as its record (orders.event_data): the rest read only the envelope
+# (orders.events), and defining the records would cost their every cold start.
+EVENT_DATA_READERS = {"SendNotificationsFunction", "RecordAnalyticsFunction", "AggregateSalesFunction"}
 # The layer's modules that route and check HTTP requests: the API functions' alone.
 API_MODULES = {"orders.api", "orders.api_operations", "orders.api_validation"}
 # The pydantic models: build and test time only (tools/openapi.py), never in a function.
@@ -125,6 +133,8 @@ def test_a_function_imports_only_the_costly_packages_it_uses(logical_id: str) ->
     assert not modules & DEFERRED.get(logical_id, set()), f"{logical_id} imports a rare path's module at init"
     assert not modules & NEVER.get(logical_id, set()), f"{logical_id} imports {sorted(modules & NEVER[logical_id])}"
     assert not modules & MODEL_MODULES, f"{logical_id} imports {sorted(modules & MODEL_MODULES)}: pydantic models"
+    if logical_id not in EVENT_DATA_READERS:
+        assert "orders.event_data" not in modules, f"{logical_id} reads no event's data: no orders.event_data"
     if logical_id not in api_functions():
         assert not within(modules, "pydantic"), f"{logical_id} parses no HTTP request: no pydantic"
         assert not within(modules, "aws_lambda_powertools.event_handler"), logical_id
@@ -154,6 +164,11 @@ def test_an_api_function_imports_neither_pydantic_nor_powertools_validation(logi
 
     assert not within(modules, "pydantic"), f"{logical_id} imports pydantic"
     assert not validation_modules(modules), f"{logical_id} imports {sorted(validation_modules(modules))}"
+
+
+def test_the_event_data_readers_do_import_the_records() -> None:
+    """EVENT_DATA_READERS names only functions that read records: the list cannot outgrow what it excuses."""
+    assert all("orders.event_data" in imported_by(logical_id) for logical_id in EVENT_DATA_READERS)
 
 
 def test_the_api_functions_are_those_the_template_routes() -> None:
