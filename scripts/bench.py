@@ -229,9 +229,10 @@ def prepare_runtime_copy(layer_site: Path) -> RuntimeCopy:
         RUNTIME / "layer", ["--require-hashes", "-r", str(LAYER_REQUIREMENTS)], [LAYER_REQUIREMENTS]
     )
     # The orders package changes with every edit, so it is refreshed on each run rather than cached;
-    # it comes from the build, as the function code does, so both are the same revision.
+    # it comes from the build, as the function code does, so both are the same revision. Its bytecode
+    # comes too: the build ships it (layer/Makefile, unchecked-hash .pyc) and Lambda loads it from /opt.
     shutil.rmtree(layer_dir / "orders", ignore_errors=True)
-    shutil.copytree(layer_site / "orders", layer_dir / "orders", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(layer_site / "orders", layer_dir / "orders")
     baseline_dir = RUNTIME / "baseline"
     baseline_dir.mkdir(parents=True, exist_ok=True)
     (baseline_dir / "app.py").write_text(BASELINE_SOURCE)
@@ -621,7 +622,8 @@ def print_environment(argv: Sequence[str], layer: Path, functions: Functions, ru
     third_party_pyc = count_pyc(runtime.layer) - count_pyc(runtime.layer / "orders")
     same = distributions(runtime.layer) == distributions(layer_site)
     print(
-        f"  layer copy     {shown(runtime.layer)}: {third_party_pyc} .pyc (pip), orders/ copied from the build;"
+        f"  layer copy     {shown(runtime.layer)}: {third_party_pyc} .pyc (pip), orders/ copied from the build"
+        f" with its {count_pyc(runtime.layer / 'orders')} .pyc;"
         f" {'same distributions and versions as' if same else 'DIFFERS from'} {layer.name}:"
     )
     print(f"                 {', '.join(distributions(runtime.layer))}")
