@@ -134,9 +134,18 @@ lint-actionlint:
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
 
+# The tests run beside the linters, not after them: the lint alone keeps about one core busy for its ~20 s
+# (one SAM CLI after another), which on two cores the tests use. Each linter's output still comes whole
+# (--output-sync=target); the tests' line is marked `+` (as a sub-make's is), which make does not buffer,
+# so their progress shows as it happens and their report, the 10 slowest last, ends the output.
+# A linter's finding fails `make test` as before, once the tests have finished too.
+test: install $(ACTIONLINT_VENV)/.installed $(CHROMIUM) ## Every linter and every test on every core with coverage (fails under 90%), side by side; the 10 slowest last
+	@$(MAKE) --no-print-directory --jobs $(words $(LINTERS) test-suite) --output-sync=target $(LINTERS) test-suite
+
 # worksteal: a worker that runs out takes pending tests from the other, so slow files never queue behind each other.
-test: lint $(CHROMIUM) ## Every linter, then every test on every core with coverage (fails under 90%); the 10 slowest last
-	$(BIN)/pytest --numprocesses auto --dist worksteal --cov --cov-report=term --durations 10
+.PHONY: test-suite
+test-suite:
+	+$(BIN)/pytest --numprocesses auto --dist worksteal --cov --cov-report=term --durations 10
 
 fuzz: install ## The API fuzz (tests/e2e/test_fuzz.py) on its full budget; make test runs it on a smaller one
 	FUZZ_BUDGET=full $(BIN)/pytest tests/e2e/test_fuzz.py
