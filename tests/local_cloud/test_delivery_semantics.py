@@ -297,14 +297,14 @@ def test_a_stream_record_reported_failed_is_retried_from_there_and_then_discarde
     assert "ReportBatchItemFailures" in properties["FunctionResponseTypes"]
     retries = properties["MaximumRetryAttempts"]
     first, poison, third, fourth = place_orders(function, 4)
-    apply_to_view = projector.module.views.apply
+    apply_to_view = projector.module.projector.apply
 
     def view_refusing_the_poison(event: Any) -> bool:
         if event.order_id == poison:
             raise ConnectionError("the orders table is unreachable")  # one record fails; the batch goes on
         return bool(apply_to_view(event))
 
-    monkeypatch.setattr(projector.module.views, "apply", view_refusing_the_poison)
+    monkeypatch.setattr(projector.module.projector, "apply", view_refusing_the_poison)
 
     invocations = StreamMapping.from_template(cloud, projector).deliver_invocations()
 
