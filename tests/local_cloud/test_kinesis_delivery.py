@@ -187,7 +187,10 @@ def test_a_batch_waits_for_its_batching_window_unless_it_is_full(activity: Activ
 
     assert activity.deliver() == [], "one record, well before MaximumBatchingWindowInSeconds"
     activity.mapping.clock = lambda: time.time() + activity.mapping.batching_window_seconds
-    assert [len(invocation.event["Records"]) for invocation in activity.deliver()] == [1]
+    # Near a minute's end the later clock also closes the record's tumbling window: that final invocation
+    # (no records) is the window's, not a batch.
+    batches = [invocation for invocation in activity.deliver() if not invocation.closes_window]
+    assert [len(invocation.event["Records"]) for invocation in batches] == [1]
 
 
 # ---------------------------------------------------------------------------------------------- tumbling windows
