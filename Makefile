@@ -144,9 +144,10 @@ test: install $(ACTIONLINT_VENV)/.installed $(CHROMIUM) ## Every linter and ever
 	@$(MAKE) --no-print-directory --jobs $(words $(LINTERS) test-suite) --output-sync=target $(LINTERS) test-suite
 
 # worksteal: a worker that runs out takes pending tests from the others, so slow files never queue behind each other.
-# One worker more than cores: the tests that start a local cloud in a child process wait on it, and the extra
-# worker fills that core meanwhile (2 cores, quiet: 151 s wall with 3 workers, 175 s with 2).
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# One worker per core. One more (TEST_WORKERS=3 on 2 cores) is faster, 151 s wall quiet against 175 s, as it
+# fills a core while the tests that start a local cloud in a child process wait on it, but under that
+# contention a saga fault test failed once (its fault never called): not the default until that is understood.
+TEST_WORKERS ?= $(shell nproc)
 .PHONY: test-suite
 test-suite:
 	+$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal --cov --cov-report=term --durations 10
