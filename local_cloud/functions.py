@@ -283,10 +283,15 @@ def function_spec(cloud: Cloud, logical_id: str, settings: SandboxSettings | Non
         handler=properties["Handler"],
         path=(str(code), *layers),
         environment=environment,
-        timeout_seconds=float(properties.get("Timeout", 3)),
+        timeout_seconds=timeout_of(properties),
         memory_mb=int(properties.get("MemorySize", 128)),
         max_concurrency=MACHINE_CONCURRENCY if reserved is None else int(reserved),
     )
+
+
+def timeout_of(properties: dict[str, Any]) -> float:
+    """A function's Timeout in seconds, from its (transformed) properties: Lambda's default is 3."""
+    return float(properties.get("Timeout", 3))
 
 
 def timeline_observer(timeline: Timeline) -> Observer:

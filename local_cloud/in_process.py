@@ -27,6 +27,7 @@ from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
 from local_cloud.dynamodb_atomicity import atomic_dynamodb
 from local_cloud.environment import temporary_environment
+from local_cloud.functions import timeout_of
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.patching import patched
 from local_cloud.provision import aws_client, provision
@@ -159,5 +160,5 @@ def _steps_invoke_while_running(longest_seconds: float) -> Iterator[None]:
 
 def _longest_timeout(cloud: Cloud) -> float:
     """The longest Timeout of the template's functions, in seconds."""
-    functions = cloud.template.of_type("AWS::Lambda::Function")
-    return max(float(cloud.template.properties(function).get("Timeout", 3)) for function in functions)
+    functions = cloud.template.of_type("AWS::Lambda::Function")  # from the template: loading them would cost more
+    return max(timeout_of(cloud.template.properties(function)) for function in functions)
