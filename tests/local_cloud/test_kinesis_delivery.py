@@ -156,10 +156,18 @@ def test_the_rule_puts_every_order_event_on_the_stream_under_its_order_id(activi
 # ------------------------------------------------------------------------------------------------ lanes, batches
 
 
+def fixed_orders(count: int) -> list[str]:
+    """Order ids the same on every run: which shard and lane an id lands in is a hash of it, so with random
+    ids "some shard's orders went in two lanes" held only most of the time (8 random ids: about 19 runs in 20).
+    """
+    return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"order-{number}")) for number in range(count)]
+
+
 def test_one_orders_events_stay_in_order_and_in_one_lane_of_its_shard(activity: Activity) -> None:
-    ids = orders()
+    ids = fixed_orders(16)
     for version in range(1, 4):
-        activity.publish(*(reserved(order, version) for order in ids))
+        for first in range(0, len(ids), 8):  # PutEvents takes up to 10 entries
+            activity.publish(*(reserved(order, version) for order in ids[first : first + 8]))
 
     invocations = activity.deliver()
 
