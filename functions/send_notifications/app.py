@@ -8,9 +8,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -21,11 +18,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from orders.config import Setting, setting
 from orders.events import DomainEvent
 from orders.notifications import Notifier, SandboxNotifier, notification_for, parse_outcome
+from orders.partial_batch import PartialBatchResponse, Record, handle_each, sqs_message_id
 
 logger = Logger()
 metrics = Metrics()
 notifier: Notifier = SandboxNotifier(logger, metrics)
-processor = BatchProcessor(event_type=EventType.SQS)
 # SNS and SQS deliver at least once and the outbox may publish twice: the event id says "same event".
 # Powertools keys on the dataclass's fields (dataclasses.asdict), hence `event_id`.
 idempotency = IdempotencyConfig(
@@ -45,12 +42,12 @@ def notify_once(outcome: DomainEvent) -> dict[str, str]:
     return {"eventId": notification.event_id, "customerId": notification.customer_id, "subject": notification.subject}
 
 
-def notify(record: SQSRecord) -> None:
-    notify_once(outcome=parse_outcome(record.body))
+def notify(record: Record) -> None:
+    notify_once(outcome=parse_outcome(record["body"]))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialBatchResponse:
     idempotency.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=notify, processor=processor, context=context)
+    return handle_each(event["Records"], notify, sqs_message_id)

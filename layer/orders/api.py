@@ -2,8 +2,10 @@
 
 Each route is one of orders.api_operations; its request is checked against the schemas the pydantic models
 generate (orders.api_validation) before the function's handler runs, and its answer has its model's shape.
-Neither pydantic nor Powertools' validation is imported here: each costs every cold start more than the
-resolver itself.
+Neither pydantic nor Powertools' event handler is imported here: with its resolver every API function's cold
+start took about 50 ms more CPU (the event_handler package imports every resolver it has, asyncio and all
+of data_classes with them), and API Gateway has already matched each request to its resource, so routing
+is a lookup (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, NamedTuple
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import snapstart
 from orders.api_operations import Operation
+from orders.api_request import ApiRequest
 from orders.api_validation import Problem, checker
 from orders.config import running_in_sam_local
 from orders.errors import (
@@ -50,7 +50,7 @@ _STATUS_OF: dict[type[Exception], HTTPStatus] = {
 }
 
 
-JSON_MEDIA_TYPE = content_types.APPLICATION_JSON
+JSON_MEDIA_TYPE = "application/json"
 # A REST API without binary media types hands every body on as UTF-8 text, with each byte sequence that
 # is not UTF-8 turned into U+FFFD: a body holding one is refused rather than stored mangled.
 _NOT_UTF8 = "\ufffd"
@@ -64,12 +64,24 @@ def error_body(message: str, errors: list[dict[str, str]] | None = None) -> str:
     return json.dumps(body)
 
 
-def error_response(status: HTTPStatus, message: str, errors: list[dict[str, str]] | None = None) -> Response[str]:
-    return Response(status_code=status, content_type=JSON_MEDIA_TYPE, body=error_body(message, errors))
+class Response(NamedTuple):
+    """An answer: its status and its JSON body."""
+
+    status: HTTPStatus
+    body: str
+
+    def proxy_result(self) -> dict[str, Any]:
+        """The answer as the proxy integration hands it back to API Gateway."""
+        return {
+            "statusCode": int(self.status),
+            "headers": {"Content-Type": JSON_MEDIA_TYPE},
+            "body": self.body,
+            "isBase64Encoded": False,
+        }
 
 
-def _respond_with(status: HTTPStatus) -> Callable[[Exception], Response[str]]:
-    return lambda error: error_response(status, str(error))
+def error_response(status: HTTPStatus, message: str, errors: list[dict[str, str]] | None = None) -> Response:
+    return Response(status, error_body(message, errors))
 
 
 class UnsupportedMediaType(Exception):
@@ -88,7 +100,14 @@ class RequestRefused(Exception):
         self.problems = problems
 
 
-def _invalid_request(error: RequestRefused) -> Response[str]:
+class NotRouted(Exception):
+    """A request for a resource none of the function's routes serves: API Gateway sends none, a hand-made event may."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no resource at {path}")
+
+
+def _invalid_request(error: RequestRefused) -> Response:
     """Name each offending field, e.g. `body.items.0.quantity: Input should be greater than or equal to 1`.
 
     A missing or malformed header (Idempotency-Key) is a 400; a body, path or query the schemas refuse, a 422.
@@ -98,7 +117,7 @@ def _invalid_request(error: RequestRefused) -> Response[str]:
     return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", error.problems)
 
 
-def _unsupported_media_type(media_type: str) -> Response[str]:
+def _unsupported_media_type(media_type: str) -> Response:
     return error_response(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         f"the body must be {JSON_MEDIA_TYPE}",
@@ -117,7 +136,7 @@ def _media_type(headers: Mapping[str, Any]) -> str:
     return lowered.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
 
 
-def _unreadable_body(event: Mapping[str, Any]) -> Response[str] | None:
+def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
     """Why a request's body is no JSON text, decided before any route reads it (or checks a signature on it)."""
     body = event.get("body")
     if not body:
@@ -176,7 +195,7 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def _body(event: APIGatewayProxyEvent, model: str, problems: list[Problem]) -> dict[str, Any] | None:
+def _body(event: ApiRequest, model: str, problems: list[Problem]) -> dict[str, Any] | None:
     text = event.decoded_body
     if not text:
         problems.append({"field": "body", "message": "Field required"})
@@ -192,7 +211,7 @@ def _body(event: APIGatewayProxyEvent, model: str, problems: list[Problem]) -> d
     return None if found else dict(_without_nulls(checker().read(value, schema)))
 
 
-def checked_body(event: APIGatewayProxyEvent, operation: Operation) -> dict[str, Any]:
+def checked_body(event: ApiRequest, operation: Operation) -> dict[str, Any]:
     """The body of a signed operation, read by its function once the signature holds; RequestRefused if invalid."""
     problems: list[Problem] = []
     body = _body(event, str(operation.body_model), problems)
@@ -201,21 +220,20 @@ def checked_body(event: APIGatewayProxyEvent, operation: Operation) -> dict[str,
     return body
 
 
-def checked_request(event: APIGatewayProxyEvent, operation: Operation) -> CheckedRequest:
+def checked_request(event: ApiRequest, operation: Operation) -> CheckedRequest:
     """The request's path, query, headers and body as its operation declares them; RequestRefused naming every fault.
 
     A signed operation's headers and body are its function's to read, after the signature check.
     """
     problems: list[Problem] = []
-    path = _parameters(operation.path_model, event.path_parameters or {}, "path", problems)
-    query = _parameters(operation.query_model, event.query_string_parameters or {}, "query", problems)
+    path = _parameters(operation.path_model, event.path_parameters, "path", problems)
+    query = _parameters(operation.query_model, event.query_string_parameters, "query", problems)
     headers: dict[str, Any] = {}
     body = None
     if not operation.signed:
-        lowered = {str(name).lower(): value for name, value in (event.headers or {}).items()}
-        headers = _parameters(operation.header_model, lowered, "header", problems)
+        headers = _parameters(operation.header_model, event.headers, "header", problems)  # names lower case
         if operation.body_model is not None:
-            media_type = _media_type(event.headers or {})
+            media_type = _media_type(event.headers)
             if media_type not in {JSON_MEDIA_TYPE, ""}:  # an empty Content-Type says nothing: read as JSON
                 raise UnsupportedMediaType(media_type)
             body = _body(event, operation.body_model, problems)
@@ -227,67 +245,77 @@ def checked_request(event: APIGatewayProxyEvent, operation: Operation) -> Checke
 Handler = Callable[[CheckedRequest], Any]
 
 
-class OrdersResolver(APIGatewayRestResolver):
-    """Powertools' REST resolver, but a body that is no JSON text is refused before any route sees it,
-    and each route serves one of orders.api_operations with its request checked and its answer shaped."""
+def _refusal(error: Exception) -> Response | None:
+    """The one error mapping: a domain error or a refused request as the caller's answer; None for anything else,
+    which fails the invocation (API Gateway answers 502) and shows in the function's log as the bug it is."""
+    if isinstance(error, RequestRefused):
+        return _invalid_request(error)
+    if isinstance(error, UnsupportedMediaType):
+        return _unsupported_media_type(error.media_type)
+    if isinstance(error, NotRouted):
+        return error_response(HTTPStatus.NOT_FOUND, str(error))
+    status = next((status for error_type, status in _STATUS_OF.items() if isinstance(error, error_type)), None)
+    return None if status is None else error_response(status, str(error))
+
+
+class OrdersResolver:
+    """Routes each request to the operation API Gateway matched it to (its method and resource), with the request
+    checked and the answer shaped; a body that is no JSON text is refused before any route sees it."""
 
     def __init__(self) -> None:
-        super().__init__(json_body_deserializer=_json_object)
         self.operations: list[Operation] = []
+        self._routes: dict[tuple[str, str], Callable[[ApiRequest], Response]] = {}
+        self._current: ApiRequest | None = None
+
+    @property
+    def current_event(self) -> ApiRequest:
+        """The request being resolved, for what the checked request leaves out: the caller, the raw body."""
+        if self._current is None:
+            raise RuntimeError("current_event is read only while a request is resolved")
+        return self._current
 
     def serve(self, operation: Operation) -> Callable[[Handler], Handler]:
         """Route `operation` to the decorated handler, which gets the checked request and returns the answer's body."""
 
         def register(handler: Handler) -> Handler:
-            def checked(**_path_parameters: str) -> Response[Any]:
-                answer = handler(checked_request(self.current_event, operation))
-                shaped = checker().shape(answer, {"$ref": f"#/$defs/{operation.answer.model}"})
-                return Response(operation.answer.status, JSON_MEDIA_TYPE, shaped)
+            def answer(request: ApiRequest) -> Response:
+                value = handler(checked_request(request, operation))
+                shaped = checker().shape(value, {"$ref": f"#/$defs/{operation.answer.model}"})
+                return Response(operation.answer.status, json.dumps(shaped, separators=(",", ":")))
 
-            self.route(operation.rule, operation.method)(checked)
+            self._routes[(operation.method, operation.path)] = answer
             self.operations.append(operation)
             return handler
 
         return register
 
-    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], _context: LambdaContext) -> dict[str, Any]:
         refusal = _unreadable_body(event)
-        if refusal is None:
-            return super().resolve(event, context)
-        return {
-            "statusCode": int(refusal.status_code),
-            "headers": {"Content-Type": JSON_MEDIA_TYPE},
-            "body": refusal.body,
-            "isBase64Encoded": False,
-        }
+        if refusal is not None:
+            return refusal.proxy_result()
+        request = self._current = ApiRequest(event)
+        try:
+            route = self._routes.get((request.method, request.resource or ""))
+            if route is None:
+                raise NotRouted(request.path)
+            return route(request).proxy_result()
+        except Exception as error:
+            answer = _refusal(error)
+            if answer is None:
+                raise
+            return answer.proxy_result()
+        finally:
+            self._current = None
 
 
 def create_resolver() -> OrdersResolver:
     snapstart.register_after_restore_hooks()  # the API functions run under SnapStart
-    app = OrdersResolver()
-    for error_type, status in _STATUS_OF.items():
-        app.exception_handler(error_type)(_respond_with(status))
-    app.exception_handler(RequestRefused)(_invalid_request)
-    app.exception_handler(UnsupportedMediaType)(lambda error: _unsupported_media_type(error.media_type))
-
-    def not_routed(_error: NotFoundError) -> Response[str]:
-        # API Gateway routed the request to a resource with these parameters: only their characters can have
-        # failed Powertools' own route match (it takes no NUL, no U+FFFD...). An invalid path parameter.
-        parameters = app.current_event.path_parameters or {}
-        if parameters:
-            errors = [
-                {"field": f"path.{name}", "message": "holds characters this route does not take"} for name in parameters
-            ]
-            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "the request is invalid", errors)
-        return error_response(HTTPStatus.NOT_FOUND, f"no resource at {app.current_event.path}")
-
-    app.exception_handler(NotFoundError)(not_routed)
-    return app
+    return OrdersResolver()
 
 
-def caller_id(event: APIGatewayProxyEvent) -> str:
+def caller_id(event: ApiRequest) -> str:
     """The customer id: the Cognito token's `sub`, never a value from the body."""
-    subject = (event.request_context.authorizer.claims or {}).get("sub")
+    subject = event.claims.get("sub")
     if subject:
         return str(subject)
     local_customer = event.headers.get(LOCAL_CUSTOMER_HEADER)
@@ -296,5 +324,5 @@ def caller_id(event: APIGatewayProxyEvent) -> str:
     raise Unauthenticated("the request carries no authenticated customer")
 
 
-def correlation_id(event: APIGatewayProxyEvent) -> str:
-    return event.headers.get(CORRELATION_HEADER) or event.request_context.request_id or "unknown"
+def correlation_id(event: ApiRequest) -> str:
+    return event.headers.get(CORRELATION_HEADER) or event.request_id or "unknown"

@@ -41,11 +41,6 @@ class Operation(NamedTuple):
     # Signed by the provider: its headers and body are read by the function, only once the signature holds.
     signed: bool = False
 
-    @property
-    def rule(self) -> str:
-        """The path as Powertools' resolver routes it: /orders/<orderId>."""
-        return self.path.replace("{", "<").replace("}", ">")
-
 
 PLACE_ORDER = Operation(
     method="POST",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -38,7 +39,7 @@ def _from_record(record: dict[str, Any]) -> DomainEvent:
     )
 
 
-def event_from_stream_record(record: dict[str, Any]) -> DomainEvent:
+def event_from_stream_record(record: Mapping[str, Any]) -> DomainEvent:
     """The event a DynamoDB Streams record carries (the stream's view type is NEW_IMAGE)."""
     return _from_record(from_item(record["dynamodb"]["NewImage"]))
 

@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
@@ -21,6 +20,7 @@ from orders.analytics import sale_from
 from orders.event_store import EventStore
 from orders.events import DomainEvent, EventType
 from orders.notifications import Notification, SandboxNotifier, format_amount, notification_for, parse_outcome
+from orders.partial_batch import BatchFailed
 from orders.wire import ContractViolation
 from tests.support import ALICE, BOB, enqueue, failed_with
 
@@ -214,7 +214,7 @@ def test_when_every_record_fails_nothing_is_lost(
     invocations = notifications.deliver()
 
     assert len(invocations) == 3
-    assert all(failed_with(invocation.error, BatchProcessingError) for invocation in invocations)
+    assert all(failed_with(invocation.error, BatchFailed) for invocation in invocations)
     assert notifier.sent == []
     assert bodies_in(cloud, "NotificationsDeadLetterQueue") == sorted(poison)
     assert queue_is_empty(cloud)

@@ -8,11 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 from orders.dynamodb import from_item
+from orders.partial_batch import BatchFailed
 from tests.support import ALICES_ORDER, lambda_raises, sample_event
 
 
@@ -81,7 +81,7 @@ def test_a_batch_that_fails_entirely_is_a_function_error_so_lambda_retries_and_b
 ) -> None:
     _, cancelled = records("project_orders/stream_batch.json")
 
-    with lambda_raises(BatchProcessingError):
+    with lambda_raises(BatchFailed):
         projector.invoke({"Records": [cancelled]})
     assert view(cloud) is None
 

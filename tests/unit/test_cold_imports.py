@@ -30,20 +30,28 @@ COSTLY = (
     "aws_lambda_powertools.utilities.parser",
     "asyncio",
 )
-# No pydantic for the API either: it checks requests against schemas the models generated at build time.
-API = {"aws_lambda_powertools.event_handler", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
-BATCH = {"aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes", "asyncio"}
+# The consumers answer partial batches with orders.partial_batch, not Powertools' batch utility (which imports
+# asyncio and all of data_classes).
+BATCH_CONSUMERS = {
+    "ProjectOrdersFunction",
+    "ProcessPaymentEventsFunction",
+    "SendNotificationsFunction",
+    "RecordAnalyticsFunction",
+    "AggregateSalesFunction",
+}
 ALLOWED: dict[str, set[str]] = {
-    "PlaceOrderFunction": API | {"aws_lambda_powertools.utilities.idempotency"},
-    "CancelOrderFunction": API,
-    "GetOrderFunction": API,
-    "ListOrdersFunction": API,
-    "ReceivePaymentWebhookFunction": API | {"aws_lambda_powertools.utilities.parameters"},
-    "ProjectOrdersFunction": BATCH,
-    "ProcessPaymentEventsFunction": BATCH,
-    "SendNotificationsFunction": BATCH | {"aws_lambda_powertools.utilities.idempotency"},
-    "RecordAnalyticsFunction": BATCH,
-    "AggregateSalesFunction": BATCH,
+    # The API functions route with orders.api, not Powertools' event handler (which imports asyncio and all of
+    # data_classes), and check requests against schemas the models generated at build time: no pydantic either.
+    "PlaceOrderFunction": {"aws_lambda_powertools.utilities.idempotency"},
+    "CancelOrderFunction": set(),
+    "GetOrderFunction": set(),
+    "ListOrdersFunction": set(),
+    "ReceivePaymentWebhookFunction": {"aws_lambda_powertools.utilities.parameters"},
+    "ProjectOrdersFunction": set(),
+    "ProcessPaymentEventsFunction": set(),
+    "SendNotificationsFunction": {"aws_lambda_powertools.utilities.idempotency"},
+    "RecordAnalyticsFunction": set(),
+    "AggregateSalesFunction": set(),
     "PublishEventsFunction": set(),
     "ReconcileOrdersFunction": set(),
     "SummariseDailySalesFunction": set(),
@@ -68,12 +76,9 @@ NEVER: dict[str, set[str]] = {
 # (orders.events), and defining the records would cost their every cold start.
 EVENT_DATA_READERS = {"SendNotificationsFunction", "RecordAnalyticsFunction", "AggregateSalesFunction"}
 # The layer's modules that route and check HTTP requests: the API functions' alone.
-API_MODULES = {"orders.api", "orders.api_operations", "orders.api_validation"}
+API_MODULES = {"orders.api", "orders.api_operations", "orders.api_request", "orders.api_validation"}
 # The pydantic models: build and test time only (tools/openapi.py), never in a function.
 MODEL_MODULES = {"orders.api_models", "orders.webhook_models"}
-# Powertools' request validation (OpenAPI params, pydantic-backed); the resolver itself imports only a few
-# modules of event_handler.openapi (its config, constants, exceptions, types), which the API may import.
-VALIDATION = ("aws_lambda_powertools.event_handler.openapi", "aws_lambda_powertools.event_handler.middlewares")
 
 PRINT_MODULES = (
     "import importlib, json, sys; sys.path[:0] = sys.argv[2:]; importlib.import_module(sys.argv[1]);"
@@ -141,29 +146,32 @@ def test_a_function_imports_only_the_costly_packages_it_uses(logical_id: str) ->
         assert not modules & API_MODULES, f"{logical_id} imports {sorted(modules & API_MODULES)}"
 
 
-def validation_modules(modules: set[str]) -> set[str]:
-    """The modules of Powertools' validation among `modules`, beyond those its resolver imports for itself."""
-    resolver_own = imported_on_import("aws_lambda_powertools.event_handler", str(ROOT))
-    return {module for module in modules if any(within({module}, package) for package in VALIDATION)} - resolver_own
-
-
-def test_the_resolver_alone_imports_no_pydantic() -> None:
-    """What the API functions may import of event_handler.openapi is what the bare resolver imports: no pydantic."""
-    resolver_own = imported_on_import("aws_lambda_powertools.event_handler", str(ROOT))
-
-    assert not within(resolver_own, "pydantic")
-    assert "aws_lambda_powertools.event_handler.openapi.params" not in resolver_own
-    assert validation_modules({"aws_lambda_powertools.event_handler.openapi.params"}) == {
-        "aws_lambda_powertools.event_handler.openapi.params"
-    }
-
-
-@pytest.mark.parametrize("logical_id", sorted(name for name, allowed in ALLOWED.items() if allowed >= API))
-def test_an_api_function_imports_neither_pydantic_nor_powertools_validation(logical_id: str) -> None:
+@pytest.mark.parametrize("logical_id", sorted(api_functions()))
+def test_an_api_function_imports_neither_powertools_event_handler_nor_pydantic(logical_id: str) -> None:
     modules = imported_by(logical_id)
 
+    assert "orders.api" in modules, f"{logical_id} routes with orders.api"
+    assert not within(modules, "aws_lambda_powertools.event_handler"), f"{logical_id} imports the event handler"
+    assert not within(modules, "aws_lambda_powertools.utilities.data_classes"), f"{logical_id} imports data_classes"
     assert not within(modules, "pydantic"), f"{logical_id} imports pydantic"
-    assert not validation_modules(modules), f"{logical_id} imports {sorted(validation_modules(modules))}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(BATCH_CONSUMERS))
+def test_a_batch_consumer_imports_neither_powertools_batch_nor_its_event_classes(logical_id: str) -> None:
+    modules = imported_by(logical_id)
+
+    assert "orders.partial_batch" in modules, f"{logical_id} answers partial batches with orders.partial_batch"
+    assert not within(modules, "aws_lambda_powertools.utilities.batch"), f"{logical_id} imports Powertools' batch"
+    assert not within(modules, "aws_lambda_powertools.utilities.data_classes"), f"{logical_id} imports data_classes"
+    assert "asyncio" not in modules, f"{logical_id} imports asyncio"
+
+
+def test_the_api_modules_alone_import_nothing_costly() -> None:
+    """What every API function shares costs none of COSTLY: a function's allowance covers only its own extras."""
+    shared = imported_on_import("orders.api", str(ROOT))
+
+    assert shared >= API_MODULES
+    assert not {package for package in COSTLY if within(shared, package)}
 
 
 def test_the_event_data_readers_do_import_the_records() -> None:
@@ -173,6 +181,4 @@ def test_the_event_data_readers_do_import_the_records() -> None:
 
 def test_the_api_functions_are_those_the_template_routes() -> None:
     """The allowances above assume which functions serve HTTP: the template decides that."""
-    assert api_functions() == {
-        name for name, allowed in ALLOWED.items() if "aws_lambda_powertools.event_handler" in allowed
-    }
+    assert api_functions() == {name for name in ALLOWED if "orders.api" in imported_by(name)}
