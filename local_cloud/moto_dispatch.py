@@ -231,7 +231,7 @@ def _oldest_sequence_number(shard: Shard) -> int:
     return next(iter(shard.records), 0)
 
 
-def _records_by_number(get_records: Callable[..., Any]) -> Callable[..., Any]:
+def _records_by_number(get_records: Callable[..., tuple[list[Record], int, int]]) -> Callable[..., Any]:
     def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
         records = shard.records
         oldest, newest = next(iter(records), 0), next(reversed(records), 0)

@@ -137,7 +137,7 @@ def test_step_functions_forgets_the_threads_that_ended() -> None:
                 if states.describe_execution(executionArn=arn)["status"] != "RUNNING":
                     break
                 time.sleep(0.01)
-        started = program.TMP_THREADS  # the list the program module appends each execution's thread to
+        started = vars(program)["TMP_THREADS"]  # the list the program module appends each execution's thread to
         for _ in range(200):  # a worker's thread ends just after its execution's status says so
             ended = [thread for thread in started if thread.ident is not None and not thread.is_alive()]
             if len(ended) == len(started):
@@ -146,4 +146,4 @@ def test_step_functions_forgets_the_threads_that_ended() -> None:
         states.start_execution(stateMachineArn=machine, name="last")  # an append drops the threads that ended
         assert not set(started) & set(ended), [thread.name for thread in started]
         assert len(started) <= 4, [thread.name for thread in started]  # moto's own list: 2 for each execution
-    assert program.TMP_THREADS is TMP_THREADS  # moto's own list again
+    assert vars(program)["TMP_THREADS"] is TMP_THREADS  # moto's own list again
