@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from scripts.bench_memory import object_size
+from tools.object_size import object_size
 
 INSTANCES = 2_000
 
