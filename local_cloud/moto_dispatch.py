@@ -20,6 +20,20 @@ soak, where these were the largest costs of the cloud's process after the HTTP h
 - TransactWriteItems deep-copies every table it touches, whole, before writing, to restore it if the
   transaction fails: here it keeps the items it touches (and the stream's length) and restores those,
   which also no longer undoes other callers' writes made to the table meanwhile.
+
+Some costs grow with what moto keeps (found by comparing py-spy profiles of the soak's first and last
+orders): each would make every order slower than the one before, so a long session loses pace.
+
+- A Kinesis shard lists every key it holds to find its newest record (on each PutRecord) and walks
+  every record from the oldest to find those after an iterator (on each GetRecords): here the newest is
+  the last key, and the records after an iterator are looked up by number (moto numbers a shard's
+  records one by one; a shard numbered otherwise is walked as moto does).
+- Step Functions finds an execution by walking its state machine's every execution, on each
+  StartExecution (a name is used once), DescribeExecution and GetExecutionHistory (the local cloud's
+  watcher asks for each running execution's history several times a second), and walks every execution
+  of every machine for the running ones on each SendTaskSuccess and SendTaskHeartbeat: here executions
+  are found by name and ARN, and the running ones among those after the first still running.
+  (SendTaskFailure offers the token to ended executions too, as moto does: a payment's failure is rare.)
 """
 
 from __future__ import annotations
@@ -29,8 +43,10 @@ import copy
 import functools
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
@@ -45,10 +61,14 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.kinesis.models import Record, Shard
+from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+from moto.stepfunctions.models import StateMachine, StepFunctionBackend
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from local_cloud.moto_memory import kept_as_aws_keeps
 from local_cloud.patching import patched
@@ -121,6 +141,112 @@ def _program(definition: str) -> EvalComponent:
 
 def _evaluation_entrypoint(worker: ExecutionWorker) -> EvalComponent:
     return _program(worker._evaluation_details.state_machine_details.definition)
+
+
+RUNNING = "RUNNING"
+
+
+@dataclass
+class _Executions:
+    """One state machine's executions by name and ARN, and how many of the first have surely ended.
+
+    moto only appends to a machine's list, and an ended execution never runs again, so each look
+    indexes only what was appended since the last.
+    """
+
+    listed: list[Any]  # the machine's list this indexes (moto never replaces it; if it did, indexed anew)
+    indexed: int = 0
+    by_name: dict[str, Any] = field(default_factory=dict)
+    by_arn: dict[str, Any] = field(default_factory=dict)
+    ended: int = 0  # the first `ended` executions have all ended
+
+
+_executions: weakref.WeakKeyDictionary[StateMachine, _Executions] = weakref.WeakKeyDictionary()
+_executions_lock = threading.Lock()  # an execution starts in one thread while another looks one up
+
+
+def _indexed(machine: StateMachine) -> _Executions:
+    """The machine's index, brought up to date (call it holding _executions_lock)."""
+    executions = machine.executions
+    index = _executions.get(machine)
+    if index is None or index.listed is not executions or index.indexed > len(executions):
+        index = _executions[machine] = _Executions(executions)
+    for execution in executions[index.indexed :]:
+        index.by_name.setdefault(execution.name, execution)  # moto takes the first of a name
+        index.by_arn.setdefault(execution.execution_arn, execution)
+    index.indexed = len(executions)
+    return index
+
+
+def _name_used_once(machine: StateMachine, name: str, execution_input: str) -> Any:
+    """StateMachine._handle_name_input_idempotency, with the execution found by its name."""
+    with _executions_lock:
+        execution = _indexed(machine).by_name.get(name)
+    if execution is None:
+        return None
+    if execution_input == execution.execution_input and execution.status == RUNNING:
+        return execution  # the same name and input while it runs: StartExecution is idempotent
+    raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+
+def _execution_by_arn(backend: StepFunctionBackend, execution_arn: str) -> Any:
+    """StepFunctionBackend.describe_execution, with the execution found by its ARN."""
+    backend._validate_execution_arn(execution_arn)
+    machine = backend._get_state_machine_for_execution(execution_arn)
+    with _executions_lock:
+        execution = _indexed(machine).by_arn.get(execution_arn)
+    if execution is None:
+        raise ExecutionDoesNotExist("Execution Does Not Exist: '" + execution_arn + "'")
+    return execution
+
+
+def _running_after_the_ended(get_executions: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
+    """The backend's executions of a status; the running ones looked for only past those known to have ended."""
+
+    def executions_of(backend: StepFunctionsParserBackend, execution_status: Any = None) -> list[Any]:
+        if execution_status != RUNNING:
+            return get_executions(backend, execution_status)
+        running: list[Any] = []
+        for machine in backend.state_machines:
+            with _executions_lock:
+                index = _indexed(machine)
+                while index.ended < index.indexed and index.listed[index.ended].status != RUNNING:
+                    index.ended += 1
+                since = index.listed[index.ended : index.indexed]
+            running += [execution for execution in since if execution.status == RUNNING]
+        return running
+
+    return executions_of
+
+
+# ---------------------------------------------------------------------------------------------- Kinesis
+
+
+def _newest_sequence_number(shard: Shard) -> int:
+    """A shard's records are kept in the order of their numbers: the newest is the last key."""
+    return next(reversed(shard.records), 0)
+
+
+def _oldest_sequence_number(shard: Shard) -> int:
+    return next(iter(shard.records), 0)
+
+
+def _records_by_number(get_records: Callable[..., tuple[list[Record], int, int]]) -> Callable[..., Any]:
+    def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
+        records = shard.records
+        oldest, newest = next(iter(records), 0), next(reversed(records), 0)
+        if newest - oldest + 1 != len(records):  # not numbered one by one, or empty: moto's walk
+            return get_records(shard, last_sequence_id, limit)
+        after = int(last_sequence_id)
+        first = max(after + 1, oldest)
+        last = newest if limit is None or limit <= 0 else min(newest, first + limit - 1)  # moto stops at `limit`
+        if first > last:
+            return [], after, 0
+        found = [records[number] for number in range(first, last + 1)]
+        behind = records[newest].created_at - found[-1].created_at
+        return found, last, int(behind * 1000)
+
+    return records_after
 
 
 # ---------------------------------------------------------------------------------------------- DynamoDB
@@ -300,4 +426,11 @@ def lighter_moto() -> Iterator[None]:
         transact = _item_level_transactions(DynamoDBBackend.transact_write_items)
         stack.enter_context(patched(DynamoDBBackend, "transact_write_items", transact))
         stack.enter_context(patched(BaseResponse, "serialized", _item_answers_as_json(BaseResponse.serialized)))
+        stack.enter_context(patched(StateMachine, "_handle_name_input_idempotency", _name_used_once))
+        stack.enter_context(patched(StepFunctionBackend, "describe_execution", _execution_by_arn))
+        running = _running_after_the_ended(StepFunctionsParserBackend._get_executions)
+        stack.enter_context(patched(StepFunctionsParserBackend, "_get_executions", running))
+        stack.enter_context(patched(Shard, "get_max_sequence_number", _newest_sequence_number))
+        stack.enter_context(patched(Shard, "get_min_sequence_number", _oldest_sequence_number))
+        stack.enter_context(patched(Shard, "get_records", _records_by_number(Shard.get_records)))
         yield

@@ -14,6 +14,9 @@ Found by sizing each of the local cloud's stores before and after `make bench`'s
   last MAX_SENT_NOTIFICATIONS.
 - DynamoDB Streams keeps every shard iterator it handed out (one per GetRecords): an iterator expires
   after SHARD_ITERATOR_SECONDS on AWS, and here.
+- Step Functions appends every thread it starts (an execution's, each Task state's: six an order) to a
+  module's TMP_THREADS list, which nothing reads or empties: here the list forgets a thread once it has
+  ended, as AWS keeps no threads at all. Found by a census of what no store reaches after the soak.
 
 What AWS keeps too (items, stream records for 24 hours, executions and their histories, the archive,
 metrics) is left as it is.
@@ -22,6 +25,7 @@ metrics) is left as it is.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -34,6 +38,8 @@ from moto.core.common_models import BaseModel
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.sns.models import Topic
 from moto.sqs.models import Queue
+from moto.stepfunctions.parser import models as _stepfunctions_models  # noqa: F401 - imports each thread starter
+from moto.stepfunctions.parser import utils as stepfunctions_utils
 
 from local_cloud.patching import patched
 
@@ -167,6 +173,31 @@ def _expiring_iterators(get_shard_iterator: Callable[..., Any]) -> Callable[...,
     return getting
 
 
+class RunningThreads(list[threading.Thread]):
+    """moto's TMP_THREADS: the threads it started that have not ended (each append drops those that have)."""
+
+    def append(self, thread: threading.Thread) -> None:
+        # A thread is appended before it starts: one not started yet (no ident) is kept. (Two appends at once
+        # may lose one of them from the list: nothing reads it.)
+        self[:] = [kept for kept in self if kept.ident is None or kept.is_alive()]
+        super().append(thread)
+
+
+@contextmanager
+def _forgetting_ended_threads() -> Iterator[None]:
+    """Each Step Functions module that imported TMP_THREADS holds its own name for the one list: each gets one."""
+    running = RunningThreads(thread for thread in stepfunctions_utils.TMP_THREADS if thread.is_alive())
+    holders = [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.") and vars(module).get("TMP_THREADS") is stepfunctions_utils.TMP_THREADS
+    ]
+    with ExitStack() as stack:
+        for module in holders:
+            stack.enter_context(patched(module, "TMP_THREADS", running))
+        yield
+
+
 @contextmanager
 def kept_as_aws_keeps() -> Iterator[None]:
     """Every bound of this module, while the block runs."""
@@ -176,4 +207,5 @@ def kept_as_aws_keeps() -> Iterator[None]:
         stack.enter_context(patched(Topic, "publish", _keeping_last_notifications(Topic.publish)))
         getting = _expiring_iterators(DynamoDBStreamsBackend.get_shard_iterator)
         stack.enter_context(patched(DynamoDBStreamsBackend, "get_shard_iterator", getting))
+        stack.enter_context(_forgetting_ended_threads())
         yield

@@ -170,9 +170,8 @@ class ExecutionWatcher:
         finished ones would slow each look; its list only grows at the end, so a count is enough.
         """
         _, _, _, region, account, _ = machine.split(":", 5)
-        executions = list(get_backend(account, region).describe_state_machine(machine).executions)
-        new = executions[self._listed.get(machine, 0) :]
-        self._listed[machine] = len(executions)
+        new = get_backend(account, region).describe_state_machine(machine).executions[self._listed.get(machine, 0) :]
+        self._listed[machine] = self._listed.get(machine, 0) + len(new)  # a slice is one atomic copy of the new ones
         return {execution.execution_arn: execution.name for execution in new}
 
     def _report(self, arn: str, name: str) -> bool:

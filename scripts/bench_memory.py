@@ -1,10 +1,11 @@
 """What the local cloud's process holds, store by store: the soak's memory per order, and which of it AWS keeps too.
 
 Each store is a set of roots in this process (moto's backends, the timeline, the local cloud's own
-bookkeeping), sized by walking what they reach: sys.getsizeof of every object, each object counted once,
-in the first store that reaches it, and never through a module, a class, a function, a thread or a moto
-backend (what a store points back at is not its content). The soak sizes every store before and after
-its orders; the difference per order says where the memory goes.
+bookkeeping), sized by walking what they reach: every object's size (tools.object_size: sys.getsizeof,
+with an instance's inline attributes, which it leaves out), each object counted once, in the first store
+that reaches it, and never through a module, a class, a function, a thread or a moto backend (what a
+store points back at is not its content). The soak sizes every store before and after its orders; the
+difference per order says where the memory goes.
 
 Some of it is data AWS keeps as well: table items, stream records (24 hours), executions and their
 histories (90 days), the bus's archive, metrics, queued messages. The rest is what the local cloud or
@@ -14,7 +15,6 @@ moto would keep and AWS would not; "flat" means that part does not grow.
 from __future__ import annotations
 
 import gc
-import sys
 import threading
 import types
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.core.common_models import BaseModel
+
+from tools.object_size import object_size
 
 if TYPE_CHECKING:
     from local_cloud.server import LocalCloud
@@ -177,8 +179,9 @@ def deep_size(roots: Iterable[Any], counted: set[int]) -> int:
         counted.add(id(value))
         if isinstance(value, _NOT_CONTENT):
             continue
-        total += sys.getsizeof(value)
-        stack.extend(gc.get_referents(value))
+        referents = gc.get_referents(value)
+        total += object_size(value, referents)
+        stack.extend(referents)
     return total
 
 

@@ -2,18 +2,28 @@
 
 Each test asks moto the same with and without `lighter_moto` (in-process moto, two tables with streams)
 and compares; the failing transaction must leave items and streams as they were, and other callers' writes.
+What grew with moto's state (a Kinesis shard's records, a state machine's executions) is no longer walked
+through whole: a put, a read of the newest records, an execution's lookup or a task's answer.
 """
 
 from __future__ import annotations
 
+import json
+import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.kinesis.models import kinesis_backends
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from local_cloud.in_process import MOTO_CONFIG
 from local_cloud.moto_dispatch import lighter_moto
+
+ACCOUNT = "123456789012"  # moto's default account
 
 
 @pytest.fixture
@@ -198,3 +208,178 @@ def test_item_operations_answer_as_moto_serialises_them(dynamodb: Any) -> None:
     assert expected[1]["Item"]["blob"] == {"B": b"\x00\xffbytes"}
     assert "LastEvaluatedKey" in expected[4]
     assert "Item" not in expected[2]
+
+
+# ---------------------------------------------------------------------------------------------- Kinesis
+
+
+class Walked(OrderedDict[int, Any]):
+    """A shard's records that count the walks through all of them (moto's listing of every key or record)."""
+
+    walks = 0
+
+    def keys(self) -> Any:
+        Walked.walks += 1
+        return super().keys()
+
+    def values(self) -> Any:
+        Walked.walks += 1
+        return super().values()
+
+    def items(self) -> Any:
+        Walked.walks += 1
+        return super().items()
+
+
+@pytest.fixture
+def kinesis() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("kinesis", region_name="eu-west-1")
+        client.create_stream(StreamName="activity", ShardCount=1)
+        for number in range(5):
+            client.put_record(StreamName="activity", Data=f"r{number}".encode(), PartitionKey="k")
+        yield client
+
+
+def _shard() -> Any:
+    return next(iter(kinesis_backends[ACCOUNT]["eu-west-1"].streams["activity"].shards.values()))
+
+
+def _kinesis_answers(client: Any) -> list[Any]:
+    """Pages read from each kind of iterator, with and without a limit, then after a new record."""
+    shard_id = client.list_shards(StreamName="activity")["Shards"][0]["ShardId"]
+
+    def iterator(kind: str, **at: Any) -> str:
+        answer = client.get_shard_iterator(StreamName="activity", ShardId=shard_id, ShardIteratorType=kind, **at)
+        return str(answer["ShardIterator"])
+
+    def page(shard_iterator: str, **limit: Any) -> Any:
+        answer = client.get_records(ShardIterator=shard_iterator, **limit)
+        answer.pop("ResponseMetadata")
+        return [record["Data"] for record in answer["Records"]], answer["NextShardIterator"]
+
+    answers = [
+        page(iterator("TRIM_HORIZON")),
+        page(iterator("TRIM_HORIZON"), Limit=2),
+        page(iterator("AT_SEQUENCE_NUMBER", StartingSequenceNumber="2"), Limit=2),
+        page(iterator("AFTER_SEQUENCE_NUMBER", StartingSequenceNumber="4")),
+        page(iterator("LATEST")),
+        client.list_shards(StreamName="activity")["Shards"],
+    ]
+    latest = iterator("LATEST")
+    client.put_record(StreamName="activity", Data=b"new", PartitionKey="k")
+    answers.append(page(latest))
+    answers.append(page(answers[-1][1]))  # nothing after the newest
+    return answers
+
+
+def test_kinesis_reads_answer_as_moto_does(kinesis: Any) -> None:
+    expected = _kinesis_answers(kinesis)
+    _shard().records.popitem()  # as it was: the record the answers added
+    with lighter_moto():
+        assert _kinesis_answers(kinesis) == expected
+    assert expected[1][0] == [b"r0", b"r1"]
+    assert expected[2][0] == [b"r1", b"r2"]
+    assert expected[6][0] == [b"new"]
+
+
+def test_a_put_and_a_read_of_the_newest_records_walk_none_of_the_older(kinesis: Any) -> None:
+    shard = _shard()
+    shard.records = Walked(shard.records)
+    shard_id = kinesis.list_shards(StreamName="activity")["Shards"][0]["ShardId"]
+    with lighter_moto():
+        latest = kinesis.get_shard_iterator(StreamName="activity", ShardId=shard_id, ShardIteratorType="LATEST")
+        Walked.walks = 0
+        kinesis.put_record(StreamName="activity", Data=b"new", PartitionKey="k")
+        page = kinesis.get_records(ShardIterator=latest["ShardIterator"])
+    assert [record["Data"] for record in page["Records"]] == [b"new"]
+    assert Walked.walks == 0
+
+
+def test_a_shard_not_numbered_one_by_one_is_read_as_moto_reads_it(kinesis: Any) -> None:
+    shard = _shard()
+    del shard.records[2]  # moto never leaves a gap; if it did, its own walk answers
+    shard_id = kinesis.list_shards(StreamName="activity")["Shards"][0]["ShardId"]
+    with lighter_moto():
+        start = kinesis.get_shard_iterator(StreamName="activity", ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")
+        page = kinesis.get_records(ShardIterator=start["ShardIterator"], Limit=2)
+    assert [record["Data"] for record in page["Records"]] == [b"r0", b"r2"]
+
+
+# ---------------------------------------------------------------------------------------------- Step Functions
+
+
+class Iterated(list[Any]):
+    """A state machine's executions that count the walks through all of them."""
+
+    walks = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        Iterated.walks += 1
+        return super().__iter__()
+
+
+WAITING = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}}})
+PASSING = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+
+
+@pytest.fixture
+def states() -> Iterator[Any]:
+    with mock_aws(config=MOTO_CONFIG), lighter_moto():
+        client = boto3.client("stepfunctions", region_name="eu-west-1")
+        role = f"arn:aws:iam::{ACCOUNT}:role/states"
+        machines = [
+            client.create_state_machine(name=name, definition=definition, roleArn=role)["stateMachineArn"]
+            for name, definition in (("passing", PASSING), ("waiting", WAITING))
+        ]
+        yield client, *machines
+        for machine in machines:
+            for execution in client.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+                client.stop_execution(executionArn=execution["executionArn"])
+
+
+def _ended(client: Any, execution_arn: str) -> str:
+    for _ in range(200):
+        status = str(client.describe_execution(executionArn=execution_arn)["status"])
+        if status != "RUNNING":
+            return status
+        time.sleep(0.01)
+    raise AssertionError(f"{execution_arn} still running")
+
+
+def test_executions_are_found_by_name_and_arn_as_moto_finds_them(states: Any) -> None:
+    client, passing, waiting = states
+    ended = [client.start_execution(stateMachineArn=passing, name=f"p{n}", input="{}") for n in range(3)]
+    assert {_ended(client, execution["executionArn"]) for execution in ended} == {"SUCCEEDED"}
+    running = client.start_execution(stateMachineArn=waiting, name="w", input='{"a": 1}')
+    # The same name and input while it runs: the same execution; otherwise the name is taken.
+    again = client.start_execution(stateMachineArn=waiting, name="w", input='{"a": 1}')
+    assert again["executionArn"] == running["executionArn"]
+    with pytest.raises(client.exceptions.ExecutionAlreadyExists):
+        client.start_execution(stateMachineArn=waiting, name="w", input='{"a": 2}')
+    with pytest.raises(client.exceptions.ExecutionAlreadyExists):
+        client.start_execution(stateMachineArn=passing, name="p1", input="{}")  # ended: its name stays taken
+    described = client.describe_execution(executionArn=ended[1]["executionArn"])
+    assert (described["name"], described["status"]) == ("p1", "SUCCEEDED")
+    history = client.get_execution_history(executionArn=ended[1]["executionArn"])["events"]
+    assert [event["type"] for event in history][-1] == "ExecutionSucceeded"
+    with pytest.raises(client.exceptions.ExecutionDoesNotExist):
+        client.describe_execution(executionArn=ended[1]["executionArn"].replace(":p1", ":nobody"))
+    with pytest.raises(client.exceptions.InvalidToken):  # no running execution waits on it
+        client.send_task_success(taskToken="not-a-token", output="{}")
+
+
+def test_lookups_and_task_answers_walk_no_machines_executions(states: Any) -> None:
+    client, passing, waiting = states
+    ended = [client.start_execution(stateMachineArn=passing, name=f"p{n}", input="{}") for n in range(3)]
+    assert {_ended(client, execution["executionArn"]) for execution in ended} == {"SUCCEEDED"}
+    client.start_execution(stateMachineArn=waiting, name="w", input="{}")
+    for machine in stepfunctions_parser_backends[ACCOUNT]["eu-west-1"].state_machines:
+        machine.executions = Iterated(machine.executions)
+    Iterated.walks = 0
+    client.start_execution(stateMachineArn=passing, name="p3", input="{}")
+    client.describe_execution(executionArn=ended[0]["executionArn"])
+    client.get_execution_history(executionArn=ended[2]["executionArn"])
+    with pytest.raises(client.exceptions.InvalidToken):
+        client.send_task_success(taskToken="not-a-token", output="{}")
+    assert Iterated.walks == 0

@@ -2,12 +2,15 @@
 
 In-process moto: the instance list of its dashboard holds what is alive, not each answer's copies; a
 deleted message's receipt handle deletes again within the window, then is forgotten; a topic keeps its
-last notifications; a DynamoDB Streams shard iterator works until it expires.
+last notifications; a DynamoDB Streams shard iterator works until it expires; Step Functions' list of
+the threads it started forgets those that ended.
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +21,11 @@ from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 from moto.sns.models import sns_backends
 from moto.sqs.models import sqs_backends
+from moto.stepfunctions.parser.asl.component.program import program
+from moto.stepfunctions.parser.utils import TMP_THREADS
 
 from local_cloud import moto_memory
+from local_cloud.in_process import MOTO_CONFIG
 from local_cloud.moto_memory import MAX_SENT_NOTIFICATIONS, SHARD_ITERATOR_SECONDS, kept_as_aws_keeps
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -116,3 +122,28 @@ def test_a_shard_iterator_works_until_it_expires(clock: Clock) -> None:
     iterators = dynamodbstreams_backends[ACCOUNT][REGION].shard_iterators
     assert first not in iterators
     assert len(iterators) == 3  # the two GetRecords' next iterators and the new one
+
+
+def test_step_functions_forgets_the_threads_that_ended() -> None:
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
+    with mock_aws(config=MOTO_CONFIG), kept_as_aws_keeps():
+        states = boto3.client("stepfunctions", region_name=REGION)
+        machine = states.create_state_machine(
+            name="passing", definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/states"
+        )["stateMachineArn"]
+        arns = [states.start_execution(stateMachineArn=machine, name=f"e{n}")["executionArn"] for n in range(5)]
+        for arn in arns:
+            for _ in range(200):
+                if states.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                    break
+                time.sleep(0.01)
+        started = vars(program)["TMP_THREADS"]  # the list the program module appends each execution's thread to
+        for _ in range(200):  # a worker's thread ends just after its execution's status says so
+            ended = [thread for thread in started if thread.ident is not None and not thread.is_alive()]
+            if len(ended) == len(started):
+                break
+            time.sleep(0.01)
+        states.start_execution(stateMachineArn=machine, name="last")  # an append drops the threads that ended
+        assert not set(started) & set(ended), [thread.name for thread in started]
+        assert len(started) <= 4, [thread.name for thread in started]  # moto's own list: 2 for each execution
+    assert vars(program)["TMP_THREADS"] is TMP_THREADS  # moto's own list again
