@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from drivers import polling
+
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "EXPIRED"})
 
 
@@ -74,12 +76,12 @@ class Customer:
         return request("POST", f"{self.api_url}/orders/{order_id}/cancel", headers=self._headers())
 
     def wait_for(self, order_id: str, statuses: frozenset[str] | set[str], timeout_seconds: float = 30) -> Answer:
-        """Poll GET /orders/{id} until its status is one of `statuses` (the read model is eventually consistent)."""
-        deadline = time.monotonic() + timeout_seconds
-        while True:
-            answer = self.order(order_id)
+        """Poll GET /orders/{id} until its status is one of `statuses` (the read model is eventually consistent),
+        as often as drivers.polling says."""
+        answer = self.order(order_id)
+        for pause in polling.pauses(timeout_seconds):
             if answer.status == 200 and answer.body["status"] in statuses:
                 return answer
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"order {order_id} not in {sorted(statuses)} after {timeout_seconds}s: {answer}")
-            time.sleep(0.05)
+            time.sleep(pause)
+            answer = self.order(order_id)
+        raise TimeoutError(f"order {order_id} not in {sorted(statuses)} after {timeout_seconds}s: {answer}")

@@ -14,13 +14,10 @@ from typing import Any
 
 import boto3
 
+from drivers import polling
 from drivers.api_client import Answer, request
 from orders.payments import PaymentLedger, sandbox_payment_id
 from orders.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, PaymentWebhookType, sign
-
-WATCH_SECONDS = 0.05  # how often the provider looks for a payment request at first
-WATCH_EAGER_SECONDS = 0.5  # for this long: a quiet cloud asks within it
-WATCH_SLOW_SECONDS = 0.25  # the longest pause between looks after that
 
 
 @dataclass(frozen=True)
@@ -73,21 +70,12 @@ class PaymentProvider:
         self._ledger = PaymentLedger(boto3.client("dynamodb"), outputs["PaymentsTableName"])
 
     def wait_for_request(self, order_id: str, timeout_seconds: float = 30) -> None:
-        """Until the saga has asked for this order's payment.
-
-        The table is looked at every WATCH_SECONDS for the first WATCH_EAGER_SECONDS, then less often, up to
-        every WATCH_SLOW_SECONDS: each look is a GetItem on the (local) cloud, and a cloud that is behind
-        would otherwise get 20 of them a second for every order waiting, which puts it further behind.
-        """
-        started = time.monotonic()
-        pause = WATCH_SECONDS
-        while self._ledger.get(order_id) is None:
-            waited = time.monotonic() - started
-            if waited > timeout_seconds:
-                raise TimeoutError(f"no payment requested for order {order_id} after {timeout_seconds}s")
-            if waited > WATCH_EAGER_SECONDS:
-                pause = min(pause * 1.5, WATCH_SLOW_SECONDS)
+        """Until the saga has asked for this order's payment: its payments table looked at as drivers.polling says."""
+        for pause in polling.pauses(timeout_seconds):
+            if self._ledger.get(order_id) is not None:
+                return
             time.sleep(pause)
+        raise TimeoutError(f"no payment requested for order {order_id} after {timeout_seconds}s")
 
     def send(self, order_id: str, outcome: PaymentWebhookType, reason: str = "card expired") -> Answer:
         """The signed webhook, as the provider sends it once the payment has ended."""

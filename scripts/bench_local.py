@@ -7,9 +7,9 @@ this one interpreter: moto as an HTTP server, the handlers (one invocation at a 
 the delivery loop and the benchmark's own client threads.
 
 - One order at a time: each is placed with POST /orders under a fresh Idempotency-Key, paid as soon
-  as the saga asks (the payment provider watches its payments table every 50 ms for 0.5 s, then less
-  often, up to every 0.25 s, then sends the signed webhook) and polled with GET /orders/{id} every
-  50 ms (Customer.wait_for) until COMPLETED.
+  as the saga asks (the payment provider watches its payments table, then sends the signed webhook) and
+  polled with GET /orders/{id} (Customer.wait_for) until COMPLETED; both look every 50 ms for 0.5 s,
+  then less often, up to every 0.25 s (drivers.polling).
   Its POST is one latency sample and POST-to-COMPLETED one more; a pause before each POST lets the
   previous order's last deliveries end, so the POST is timed on a quiet cloud. The first few orders
   are warm-up. Then GET /orders/{id} is timed, one at a time, on those completed orders.
@@ -687,8 +687,9 @@ def print_local_cloud(figures: LocalFigures) -> None:
     for line in (
         f"{WARM_UP} warm-up orders first (not counted); each POST {QUIET_SECONDS} s after the previous one completed,",
         "with a fresh Idempotency-Key; the webhook goes as soon as the saga asks for payment (the provider watches",
-        "its payments table every 50 ms); the client polls GET /orders/{id} every 50 ms (Customer.wait_for) until",
-        "COMPLETED, so that figure includes up to 50 ms of polling; the GETs read those completed orders, in turn",
+        "its payments table); the client polls GET /orders/{id} (Customer.wait_for) until COMPLETED, both every 50 ms",
+        "for 0.5 s, then less often (drivers.polling), so that figure includes up to 50 ms of polling (more past",
+        "0.5 s); the GETs read those completed orders, in turn",
     ):
         print(f"    {line}")
     print_bursts(figures.bursts)
