@@ -121,16 +121,30 @@ lint-format:
 	$(BIN)/ruff format --check .
 lint-mypy:
 	$(BIN)/mypy
-lint-cfn-lint:
+# The template and workflow linters each leave a stamp in .lint/ once clean, and run again only when what they
+# read changed (the templates, their config, the Makefile, the tool's lock): their verdict on the same files is
+# the same, and together they cost about 25 s of CPU that a repeated `make test` would take from the tests.
+# A finding leaves no stamp, so it fails every run until fixed; `make clean` removes the stamps.
+TEMPLATES := template.yaml $(NESTED_TEMPLATES)
+lint-cfn-lint: .lint/cfn-lint
+lint-sam-validate: .lint/sam-validate
+lint-checkov: .lint/checkov
+lint-actionlint: .lint/actionlint
+# Its files are named, not $(TEMPLATES): pre-commit runs this very line (tests/unit/test_repository.py).
+.lint/cfn-lint: $(TEMPLATES) Makefile $(VENV)/.installed
 	$(BIN)/cfn-lint template.yaml stacks/event-catalogue.yaml stacks/monitoring.yaml stacks/order-activity.yaml stacks/order-outcomes.yaml stacks/tables.yaml --append-rules cfn_lint_serverless.rules --include-checks I
+	@mkdir -p .lint && touch $@
 # The nested stacks carry no SAM transform: `sam validate --lint` on them is cfn-lint without the serverless
 # rules, which lint-cfn-lint already runs over them with those rules (each SAM CLI start costs ~2.5 s of CPU).
-lint-sam-validate:
+.lint/sam-validate: template.yaml samconfig.toml Makefile $(SAM_VENV)/.installed
 	$(SAM) validate --lint
-lint-checkov:
-	$(CHECKOV_VENV)/bin/checkov --file template.yaml $(addprefix --file ,$(NESTED_TEMPLATES)) --config-file .checkov.yaml
-lint-actionlint:
+	@mkdir -p .lint && touch $@
+.lint/checkov: $(TEMPLATES) .checkov.yaml Makefile $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov $(addprefix --file ,$(TEMPLATES)) --config-file .checkov.yaml
+	@mkdir -p .lint && touch $@
+.lint/actionlint: $(wildcard .github/workflows/*.yml) Makefile $(ACTIONLINT_VENV)/.installed
 	$(ACTIONLINT_VENV)/bin/actionlint
+	@mkdir -p .lint && touch $@
 
 pre-commit: install ## The pre-commit hooks (ruff, ruff-format, mypy, cfn-lint) on every file, as CI runs them
 	$(BIN)/pre-commit run --all-files
@@ -221,5 +235,5 @@ webhook: install ## Sign and send a payment webhook: ORDER=<id> OUTCOME=succeede
 	PYTHONPATH=layer $(BIN)/python -m scripts.send_webhook --order $(ORDER) --outcome $(OUTCOME) $(if $(STACK),--stack $(STACK))
 
 clean: ## Remove virtualenvs, build output and caches
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) $(ACTIONLINT_VENV) .aws-sam .local/sam-transform .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(MINISTACK_VENV) $(ACTIONLINT_VENV) .aws-sam .local/sam-transform .bench .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov .lint
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

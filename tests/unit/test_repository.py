@@ -38,11 +38,14 @@ def make_recipe(target: str) -> list[str]:
 
 
 def lint_commands() -> list[str]:
-    """What `make lint` runs: its recipe, then the recipes of the linters it runs side by side ($(LINTERS))."""
+    """What `make lint` runs: its recipe, then the recipes of the linters it runs side by side ($(LINTERS)),
+    each its own or, for a linter whose clean verdict is kept, its stamp's (lint-checkov: .lint/checkov)."""
     lines = (ROOT / "Makefile").read_text().splitlines()
     linters = next(line for line in lines if line.startswith("LINTERS :=")).split(":=", 1)[1].split()
     assert any("$(LINTERS)" in line for line in make_recipe("lint")), "make lint does not run $(LINTERS)"
-    return make_recipe("lint") + [command for linter in linters for command in make_recipe(linter)]
+    recipes = [make_recipe(linter) or make_recipe(f".lint/{linter.removeprefix('lint-')}") for linter in linters]
+    assert all(recipes), "a linter with no recipe, and no stamp's recipe"
+    return make_recipe("lint") + [command for recipe in recipes for command in recipe]
 
 
 def pre_commit_hooks() -> list[tuple[str, dict[str, Any]]]:
