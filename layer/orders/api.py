@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import snapstart
 from orders.api_operations import Operation
-from orders.api_request import ApiRequest
+from orders.api_request import ApiRequest, Headers
 from orders.api_validation import Problem, checker
 from orders.config import running_in_sam_local
 from orders.errors import (
@@ -130,10 +130,9 @@ def _unsupported_media_type(media_type: str) -> Response:
     )
 
 
-def _media_type(headers: Mapping[str, Any]) -> str:
+def _media_type(headers: Headers) -> str:
     """The Content-Type's media type, lower case; JSON when the header is absent."""
-    lowered = {str(name).lower(): str(value) for name, value in headers.items()}
-    return lowered.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
+    return headers.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
 
 
 def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
@@ -141,7 +140,7 @@ def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
     body = event.get("body")
     if not body:
         return None
-    media_type = _media_type(event.get("headers") or {})
+    media_type = _media_type(Headers(event.get("headers")))
     if media_type != JSON_MEDIA_TYPE:
         return _unsupported_media_type(media_type)
     try:
