@@ -10,7 +10,6 @@ is a lookup (docs/decisions.md).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from orders import snapstart
 from orders.api_operations import Operation
-from orders.api_request import ApiRequest, Headers
+from orders.api_request import ApiRequest
 from orders.api_validation import Problem, checker
 from orders.config import running_in_sam_local
 from orders.errors import (
@@ -130,21 +129,20 @@ def _unsupported_media_type(media_type: str) -> Response:
     )
 
 
-def _media_type(headers: Headers) -> str:
+def _media_type(headers: Mapping[str, str]) -> str:
     """The Content-Type's media type, lower case; JSON when the header is absent."""
     return headers.get("content-type", JSON_MEDIA_TYPE).split(";", 1)[0].strip().lower()
 
 
-def _unreadable_body(event: Mapping[str, Any]) -> Response | None:
+def _unreadable_body(request: ApiRequest) -> Response | None:
     """Why a request's body is no JSON text, decided before any route reads it (or checks a signature on it)."""
-    body = event.get("body")
-    if not body:
+    if not request.event.get("body"):
         return None
-    media_type = _media_type(Headers(event.get("headers")))
+    media_type = _media_type(request.headers)
     if media_type != JSON_MEDIA_TYPE:
         return _unsupported_media_type(media_type)
     try:
-        text = base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else str(body)
+        text = request.decoded_body or ""
     except (binascii.Error, UnicodeDecodeError):
         text = _NOT_UTF8
     if _NOT_UTF8 in text:
@@ -289,10 +287,11 @@ class OrdersResolver:
         return register
 
     def resolve(self, event: Mapping[str, Any], _context: LambdaContext) -> dict[str, Any]:
-        refusal = _unreadable_body(event)
+        request = ApiRequest(event)
+        refusal = _unreadable_body(request)
         if refusal is not None:
             return refusal.proxy_result()
-        request = self._current = ApiRequest(event)
+        self._current = request
         try:
             route = self._routes.get((request.method, request.resource or ""))
             if route is None:

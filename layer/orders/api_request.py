@@ -58,12 +58,13 @@ class ApiRequest:
 
     @property
     def decoded_body(self) -> str | None:
-        """The body as text; API Gateway base64-encodes a body it was told is binary."""
+        """The body as text; API Gateway base64-encodes a body it was told is binary (binascii.Error if that is
+        not base64, UnicodeDecodeError if what it encodes is not UTF-8)."""
         body = self.event.get("body")
         if body is None:
             return None
         if self.event.get("isBase64Encoded"):
-            return base64.b64decode(body).decode()
+            return base64.b64decode(body, validate=True).decode()
         return str(body)
 
     @property
