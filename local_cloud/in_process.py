@@ -22,6 +22,8 @@ from aws_lambda_powertools.utilities.parameters import clear_caches as clear_pow
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.backend.execution import Execution as ParsedExecution
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
@@ -106,13 +108,29 @@ def _stop_running_executions(cloud: Cloud, states: Any) -> None:
                 _stop(states, execution["executionArn"])
 
 
-def _stop(states: Any, execution_arn: str, attempts: int = 40) -> None:
-    for _ in range(attempts):
-        try:
-            states.stop_execution(executionArn=execution_arn, cause="the local cloud stopped")
-            return
-        except AttributeError:  # moto: the execution's thread has not set up its state yet; it will in a moment
-            time.sleep(0.05)
+# moto takes a stop only once the execution's thread has parsed its definition and entered its first state: before
+# its state exists the stop raises AttributeError, and from then until the first state it is silently dropped.
+# That takes milliseconds on a quiet machine and seconds on a loaded one, where an execution the exit gave up on
+# (or thought stopped) went on, with the same deterministic order id, into the next test's cloud.
+STOPPABLE_WITHIN_SECONDS = 60.0
+
+
+def _stop(states: Any, execution_arn: str) -> None:
+    deadline = time.monotonic() + STOPPABLE_WITHIN_SECONDS
+    while not _takes_a_stop(execution_arn):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{execution_arn} could not be stopped within {STOPPABLE_WITHIN_SECONDS} s")
+        time.sleep(0.02)
+    states.stop_execution(executionArn=execution_arn, cause="the local cloud stopped")
+
+
+def _takes_a_stop(execution_arn: str) -> bool:
+    """Whether moto's execution has entered its first state (or ended): a stop then takes, or has nothing to do."""
+    _, _, _, region, account, *_ = execution_arn.split(":")
+    executions: list[ParsedExecution] = stepfunctions_parser_backends[account][region]._get_executions()
+    [execution] = [execution for execution in executions if execution.exec_arn == execution_arn]
+    environment = getattr(execution.exec_worker, "env", None)  # set by the thread once the definition is parsed
+    return environment is not None and environment.program_state() is not None
 
 
 def _machines(cloud: Cloud) -> list[str]:

@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
@@ -169,3 +170,39 @@ def test_an_execution_stopped_before_its_step_invoked_invokes_nothing_in_the_nex
         steps[0].join(10)
         assert not steps[0].is_alive()
         assert invoked == [], "an execution of the first cloud invoked the second cloud's function"
+
+
+def test_an_execution_still_setting_up_when_its_cloud_ends_is_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto cannot stop an execution until its thread has parsed the definition and entered its first state: on a
+    loaded machine that took longer than the exit used to retry for, and the saga, not stopped, ran on into the next
+    test's cloud (with the same order id: a ReserveInventory there found its stock already reserved)."""
+    parsing, parsed = threading.Event(), threading.Event()
+    parse = ExecutionWorker._get_evaluation_entrypoint
+
+    def slow_to_parse(worker: ExecutionWorker) -> Any:
+        parsing.set()
+        time.sleep(3)  # longer than the 2 s the exit gave up after
+        parsed.set()
+        return parse(worker)
+
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", slow_to_parse)
+    with mock_aws(config=MOTO_CONFIG):  # around the cloud's own: moto keeps its state after the cloud ends
+        with in_process_cloud() as cloud:
+            _start_fulfilment(cloud)
+            assert parsing.wait(10)
+        assert parsed.is_set(), "the cloud ended without waiting for its execution to become stoppable"
+        states = boto3.client("stepfunctions")
+        [execution] = states.list_executions(stateMachineArn=cloud.physical_id("OrderFulfillmentStateMachine"))[
+            "executions"
+        ]
+        deadline = time.monotonic() + 60  # moto shows the stop once the execution's thread has seen it
+        while states.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "still running a minute after its cloud ended"
+            time.sleep(0.05)
+        history = states.get_execution_history(executionArn=execution["executionArn"])["events"]
+        # Stopped before or in its first state (whose step, if already invoking, finished in this cloud): run on, it
+        # would have gone on through the saga's compensations.
+        entered = [step["stateEnteredEventDetails"]["name"] for step in history if "stateEnteredEventDetails" in step]
+        assert entered in ([], ["ReserveInventory"]), entered
