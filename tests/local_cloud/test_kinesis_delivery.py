@@ -164,6 +164,9 @@ def fixed_orders(count: int) -> list[str]:
 
 
 def test_one_orders_events_stay_in_order_and_in_one_lane_of_its_shard(activity: Activity) -> None:
+    # Without the tumbling window: the records' arrival is moto's real time, and publishing across a minute's end
+    # (a loaded machine makes that likelier) put an order's later versions in the next window, a batch of its own.
+    activity.mapping = replace(activity.mapping, tumbling_window_seconds=0)
     ids = fixed_orders(16)
     for version in range(1, 4):
         for first in range(0, len(ids), 8):  # PutEvents takes up to 10 entries
@@ -180,7 +183,7 @@ def test_one_orders_events_stay_in_order_and_in_one_lane_of_its_shard(activity: 
             versions_of.setdefault(detail["orderId"], []).append(detail["version"])
     assert all(len(batches) == 1 for batches in lanes_of.values()), "one order's events are in one batch here"
     assert all(versions == [1, 2, 3] for versions in versions_of.values())
-    shards = {invocation.event["shardId"] for invocation in invocations}
+    shards = {record["eventID"].split(":")[0] for invocation in invocations for record in invocation.event["Records"]}
     assert len(invocations) > len(shards), "ParallelizationFactor 2: some shard's orders went in two lanes"
 
 
