@@ -158,10 +158,10 @@ test: install $(ACTIONLINT_VENV)/.installed $(CHROMIUM) ## Every linter and ever
 	@$(MAKE) --no-print-directory --jobs $(words $(LINTERS) test-suite) --output-sync=target $(LINTERS) test-suite
 
 # worksteal: a worker that runs out takes pending tests from the others, so slow files never queue behind each other.
-# One worker per core. One more (TEST_WORKERS=3 on 2 cores) is faster, 151 s wall quiet against 175 s, as it
-# fills a core while the tests that start a local cloud in a child process wait on it, but under that
-# contention a saga fault test failed once (its fault never called): not the default until that is understood.
-TEST_WORKERS ?= $(shell nproc)
+# One worker more than the cores: a worker waits while its test's local cloud runs in a child process or its
+# sagas in moto's threads, and the extra one fills that core (2 cores, quiet: 150 s wall with 3, 185 s with 2,
+# 181 s with 4, which contend for memory and the cores).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 .PHONY: test-suite
 test-suite:
 	+$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist worksteal --cov --cov-report=term --durations 10
