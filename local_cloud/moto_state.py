@@ -1,4 +1,4 @@
-"""A look at moto's state in this process: whether a queue or a stream has anything new, without a request.
+"""A look at moto's state in this process, without a request: whether a queue or stream has anything new, its shards.
 
 Lambda's pollers ask their queues and streams several times a second; the local cloud's ask moto over
 HTTP, and most of those asks, on a cloud waiting for its next order, find nothing. Each costs the cloud's
@@ -42,6 +42,18 @@ def stream_position(stream_arn: str) -> Any:
     if table is None or table.stream_shard is None:
         return None
     return table.latest_stream_label, len(table.stream_shard.items)
+
+
+def stream_shards(stream_arn: str) -> list[str] | None:
+    """The stream's shard ids in moto's order (as ListShards and DescribeStream list them); None when it cannot tell."""
+    region, account, resource = _parts(stream_arn)
+    if ":kinesis:" in stream_arn:
+        stream = kinesis_backends[account][region].streams.get(resource.removeprefix("stream/"))
+        return None if stream is None else list(stream.shards)
+    table = dynamodb_backends[account][region].tables.get(resource.split("/")[1])
+    if table is None or table.stream_shard is None or table.latest_stream_label != resource.split("/")[-1]:
+        return None
+    return [table.stream_shard.id]
 
 
 def execution_history(execution_arn: str) -> list[dict[str, Any]]:

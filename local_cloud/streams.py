@@ -51,10 +51,11 @@ import boto3
 from local_cloud.batching import keeps_gathering
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
-from local_cloud.moto_state import stream_position
+from local_cloud.moto_state import stream_position, stream_shards
 
 Record = dict[str, Any]
 Lane = tuple[str, int]  # shard id, and which of its ParallelizationFactor lanes
+PAGE_RECORDS = 1000  # a GetRecords page's limit (DynamoDB Streams' largest): fewer means the shard was read to its end
 logger = logging.getLogger(__name__)
 
 
@@ -178,7 +179,7 @@ class StreamMapping:
     _iterators: dict[str, str] = field(default_factory=dict)
     _read_at: Any = None  # the stream's position (local_cloud.moto_state) when last read; None: read next time
     _client: Any = field(default=None, repr=False)  # the stream's client, made at the first read and kept
-    _read_any: bool = False  # whether the last read's pages held any record
+    _read_full: bool = False  # whether a page of the last read was full (more may wait behind it)
     _pending: dict[Lane, list[Record]] = field(default_factory=dict)  # per lane: read, not yet behind the checkpoint
     _windows: dict[Lane, _Window] = field(default_factory=dict)  # per lane: its open tumbling window
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -229,26 +230,36 @@ class StreamMapping:
             return {}
         if self._client is None:
             self._client = boto3.client("kinesis" if self._kinesis else "dynamodbstreams")
-        self._read_any = False
+        self._read_full = False
         shards = self._read_kinesis() if self._kinesis else self._read_dynamodb()
-        # A page holds so many records: after one that held any, read again (it may have been full).
-        self._read_at = None if self._read_any else position
+        # Only a full page may leave records behind it: then read again without waiting for a new record.
+        self._read_at = None if self._read_full else position
         return shards
+
+    def _shard_ids(self) -> list[str]:
+        """The stream's shards, from moto's state when it is in this process (a request each read cost the cloud's
+        process as much as the read itself), else as DescribeStream or ListShards answers."""
+        known = stream_shards(self.stream_arn)
+        if known is not None:
+            return known
+        if self._kinesis:
+            return [shard["ShardId"] for shard in self._client.list_shards(StreamARN=self.stream_arn)["Shards"]]
+        description = self._client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        return [shard["ShardId"] for shard in description["Shards"]]
 
     def _read_dynamodb(self) -> dict[str, list[Record]]:
         streams = self._client
         shards: dict[str, list[Record]] = {}
-        for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             iterator = (
                 self._iterators.get(shard_id)
                 or streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
             )
-            page = streams.get_records(ShardIterator=iterator)
+            page = streams.get_records(ShardIterator=iterator, Limit=PAGE_RECORDS)
             self._iterators[shard_id] = page["NextShardIterator"]
-            self._read_any |= bool(page["Records"])
+            self._read_full |= len(page["Records"]) >= PAGE_RECORDS
             records = [_lambda_record(dict(record), self.stream_arn) for record in page["Records"]]
             shards[shard_id] = [record for record in records if self._accepts(record)]
         return shards
@@ -257,8 +268,7 @@ class StreamMapping:
         kinesis = self._client
         role_arn = _arn(self.stream_arn, "iam", f"role/{self.function.logical_id}Role")
         shards: dict[str, list[Record]] = {}
-        for shard in kinesis.list_shards(StreamARN=self.stream_arn)["Shards"]:
-            shard_id = shard["ShardId"]
+        for shard_id in self._shard_ids():
             iterator = (
                 self._iterators.get(shard_id)
                 or kinesis.get_shard_iterator(
@@ -267,9 +277,9 @@ class StreamMapping:
                     ShardIteratorType=self.starting_position,
                 )["ShardIterator"]
             )
-            page = kinesis.get_records(ShardIterator=iterator, StreamARN=self.stream_arn)
+            page = kinesis.get_records(ShardIterator=iterator, StreamARN=self.stream_arn, Limit=PAGE_RECORDS)
             self._iterators[shard_id] = page["NextShardIterator"]
-            self._read_any |= bool(page["Records"])
+            self._read_full |= len(page["Records"]) >= PAGE_RECORDS
             shards[shard_id] = [
                 _kinesis_lambda_record(dict(record), self.stream_arn, shard_id, role_arn) for record in page["Records"]
             ]

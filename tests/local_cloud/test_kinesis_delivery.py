@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local_cloud import streams
 from local_cloud.cloud import Cloud
 from local_cloud.functions import LocalFunction
 from local_cloud.streams import StreamInvocation, StreamMapping
@@ -195,6 +196,33 @@ def test_batches_hold_at_most_the_batch_size(activity: Activity) -> None:
     sizes = [len(invocation.event["Records"]) for invocation in activity.deliver()]
 
     assert sizes == [2, 2, 1]
+
+
+def test_a_shard_holding_more_than_a_page_is_read_to_its_end_before_any_new_record(
+    activity: Activity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full page may leave records behind it: the next pass reads again though nothing new arrived; a page
+    that was not full ends the reading until the stream gets a record."""
+    monkeypatch.setattr(streams, "PAGE_RECORDS", 2)
+    activity.mapping = replace(activity.mapping, tumbling_window_seconds=0, batch_size=10)
+    order = orders()[0]
+    activity.publish(*(reserved(order, version) for version in range(1, 6)))
+    gets: list[str] = []
+
+    def counting(client: Any) -> Any:
+        client.meta.events.register("before-call.kinesis.GetRecords", lambda **_: gets.append("GetRecords"))
+        return client
+
+    activity.mapping._client = counting(boto3.client("kinesis"))  # the client its reads use
+
+    delivered = [
+        detail_of(record)["version"] for _ in range(4) for i in activity.deliver() for record in i.event["Records"]
+    ]
+
+    assert delivered == [1, 2, 3, 4, 5]
+    reads = len(gets)
+    assert activity.deliver() == []
+    assert len(gets) == reads, "a pass after a page that was not full read the stream though nothing arrived"
 
 
 def test_a_batch_waits_for_its_batching_window_unless_it_is_full(activity: Activity) -> None:
