@@ -49,6 +49,7 @@ from local_cloud.iam.gate import Gate, Roles, state_machines_sign_as_their_roles
 from local_cloud.lambda_bridge import invoke_in_process
 from local_cloud.listening import API, AWS, CONTROL, HOST, LoopbackHTTPServer, PortUnavailable, ensure_free
 from local_cloud.moto_dispatch import lighter_moto
+from local_cloud.moto_logs import without_handled_missing_paths
 from local_cloud.provision import provision
 from local_cloud.rule_targets import deliver_rule_targets
 from local_cloud.sam_env import bridge_address
@@ -352,6 +353,7 @@ def running_local_cloud(  # noqa: PLR0917 - ports first, as `python -m local_clo
     with ExitStack() as stack:
         stack.enter_context(lighter_moto())
         stack.enter_context(atomic_dynamodb())  # after lighter_moto: it wraps what that patched
+        stack.enter_context(without_handled_missing_paths())
         roles = Roles(observe=lambda denial: timeline.add("iam", denial.text())) if sandboxes else None
         endpoint = stack.enter_context(local_aws(aws_port, roles))
         cloud = provision(Template.load(template_path, overrides=parameters))
