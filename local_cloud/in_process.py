@@ -22,8 +22,6 @@ from aws_lambda_powertools.utilities.parameters import clear_caches as clear_pow
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.backend.execution import Execution as ParsedExecution
-from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from local_cloud.account import fake_account
 from local_cloud.cloud import Cloud
@@ -31,6 +29,7 @@ from local_cloud.dynamodb_atomicity import atomic_dynamodb
 from local_cloud.environment import temporary_environment
 from local_cloud.functions import timeout_of
 from local_cloud.lambda_bridge import invoke_in_process
+from local_cloud.moto_state import execution_takes_a_stop
 from local_cloud.patching import patched
 from local_cloud.provision import aws_client, provision
 from local_cloud.rule_targets import deliver_rule_targets
@@ -117,20 +116,11 @@ STOPPABLE_WITHIN_SECONDS = 60.0
 
 def _stop(states: Any, execution_arn: str) -> None:
     deadline = time.monotonic() + STOPPABLE_WITHIN_SECONDS
-    while not _takes_a_stop(execution_arn):
+    while not execution_takes_a_stop(execution_arn):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{execution_arn} could not be stopped within {STOPPABLE_WITHIN_SECONDS} s")
         time.sleep(0.02)
     states.stop_execution(executionArn=execution_arn, cause="the local cloud stopped")
-
-
-def _takes_a_stop(execution_arn: str) -> bool:
-    """Whether moto's execution has entered its first state (or ended): a stop then takes, or has nothing to do."""
-    _, _, _, region, account, *_ = execution_arn.split(":")
-    executions: list[ParsedExecution] = stepfunctions_parser_backends[account][region]._get_executions()
-    [execution] = [execution for execution in executions if execution.exec_arn == execution_arn]
-    environment = getattr(execution.exec_worker, "env", None)  # set by the thread once the definition is parsed
-    return environment is not None and environment.program_state() is not None
 
 
 def _machines(cloud: Cloud) -> list[str]:
