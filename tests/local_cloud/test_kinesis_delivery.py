@@ -208,12 +208,9 @@ def test_a_shard_holding_more_than_a_page_is_read_to_its_end_before_any_new_reco
     order = orders()[0]
     activity.publish(*(reserved(order, version) for version in range(1, 6)))
     gets: list[str] = []
-
-    def counting(client: Any) -> Any:
-        client.meta.events.register("before-call.kinesis.GetRecords", lambda **_: gets.append("GetRecords"))
-        return client
-
-    activity.mapping._client = counting(boto3.client("kinesis"))  # the client its reads use
+    kinesis = boto3.client("kinesis")
+    kinesis.meta.events.register("before-call.kinesis.GetRecords", lambda **_: gets.append("GetRecords"))
+    activity.mapping._client = kinesis  # the client its reads use
 
     delivered = [
         detail_of(record)["version"] for _ in range(4) for i in activity.deliver() for record in i.event["Records"]
